@@ -1,0 +1,84 @@
+"""Command line: the same engine as the directive, from a shell.
+
+``python -m sphinxext.codetrace trace --repo NAME=PATH --entry SYMBOL [--stop-at S]... [--depth N]
+[--max-steps N] [--format json|mermaid|flowchart]`` prints one trace. The JSON follows the schema
+``codetrace.trace/1`` documented in the README. Problems go to stderr; the exit status is 0 on success,
+1 when the trace could not be made, 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .diagnostics import CodetraceError
+from .render import flowchart, sequence_diagram
+from .spec import GROUP_BY, parse_options
+from .trace import Engine
+from .workspace import RepoConfig, Workspace
+
+
+def _repo(text: str) -> RepoConfig:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return RepoConfig(name=name, path=Path(path).expanduser().absolute())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codetrace", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("trace", help="trace one flow and print it")
+    t.add_argument("--repo", action="append", type=_repo, required=True, metavar="NAME=PATH",
+                   help="a checked-out repository (repeatable)")
+    t.add_argument("--entry", required=True, help="the function to start from")
+    t.add_argument("--stop-at", action="append", default=[], metavar="SYMBOL",
+                   help="a symbol or glob where the trace stops (repeatable)")
+    t.add_argument("--depth", type=int)
+    t.add_argument("--max-steps", type=int)
+    t.add_argument("--include", action="append", default=[], metavar="GLOB")
+    t.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+    t.add_argument("--group-by", choices=GROUP_BY, default="class")
+    t.add_argument("--title", default="")
+    t.add_argument("--format", choices=("json", "mermaid", "flowchart"), default="json",
+                   help="json (schema codetrace.trace/1), mermaid (sequence diagram) or flowchart")
+    t.add_argument("--cache-dir", type=Path, help="keep parsed facts here between runs")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    options: dict[str, str | None] = {"entry": args.entry, "group-by": args.group_by}
+    if args.stop_at:
+        options["stop-at"] = ",".join(args.stop_at)
+    if args.include:
+        options["include"] = ",".join(args.include)
+    if args.exclude:
+        options["exclude"] = ",".join(args.exclude)
+    if args.depth is not None:
+        options["depth"] = str(args.depth)
+    if args.max_steps is not None:
+        options["max-steps"] = str(args.max_steps)
+    try:
+        spec = parse_options(args.title, options)
+        workspace, errors = Workspace.from_configs(args.repo)
+        for error in errors:
+            print(f"codetrace: warning: {error}", file=sys.stderr)
+        engine = Engine(workspace, args.cache_dir)
+        trace = engine.trace(spec)
+    except CodetraceError as exc:
+        print(f"codetrace: error: {exc}", file=sys.stderr)
+        return 1
+    for warning in trace.warnings:
+        print(f"codetrace: warning: {warning}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(trace.to_json(), indent=2, sort_keys=False))
+    elif args.format == "mermaid":
+        sys.stdout.write(sequence_diagram(trace, spec.group_by))
+    else:
+        sys.stdout.write(flowchart(trace, spec.group_by,
+                                   lambda repo, path, line: workspace.repos[repo].link(path, line)))
+    return 0

@@ -1,0 +1,213 @@
+"""The Sphinx layer: the ``codetrace`` directive, its configuration, and offline mermaid.
+
+Everything Sphinx-specific lives here; the engine it drives (:class:`~sphinxext.codetrace.trace.Engine`)
+knows nothing of Sphinx. One engine per Sphinx process serves every directive, so facts parsed for one page
+are reused by the next (each ``-j`` worker has its own). Every source file a trace read is declared with
+``env.note_dependency``, so editing traced code rebuilds the pages that show it.
+
+Problems become warnings with ``type="codetrace"`` and a subtype (``spec``, ``repo``, ``unresolved``,
+``parse``, ``read``, ``config``) at the directive's location: ``-W`` turns them into errors and
+``suppress_warnings = ["codetrace.parse"]`` silences a kind. The build always goes on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.application import Sphinx
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+from sphinxcontrib.mermaid import mermaid as mermaid_node
+
+from .diagnostics import CodetraceError, Diagnostic
+from .model import Trace
+from .render import StepRow, flowchart, sequence_diagram, step_rows
+from .spec import FlowSpec, parse_options
+from .trace import Engine
+from .workspace import DEFAULT_MAX_FILE_BYTES, Workspace, parse_repo_configs
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "_static"
+MERMAID_SHIM = "codetrace/mermaid-shim.mjs"
+MERMAID_JS = "codetrace/mermaid.min.js"
+
+
+class _AnyOption(dict):  # type: ignore[type-arg]
+    """An option spec that accepts every name, so :func:`parse_options` can reject unknown ones with a
+    codetrace warning and a suggestion instead of docutils' generic error."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> Any:
+        return directives.unchanged
+
+
+def _warn(diagnostic: Diagnostic, location: Any) -> None:
+    logger.warning(str(diagnostic), location=location, type="codetrace", subtype=diagnostic.subtype)
+
+
+def get_engine(app: Sphinx) -> Engine:
+    """The process-wide engine for this app, built on first use from ``codetrace_repos``."""
+    engine = getattr(app, "_codetrace_engine", None)
+    if engine is None:
+        configs, problems = parse_repo_configs(app.config.codetrace_repos, Path(app.confdir))
+        for problem in problems:
+            logger.warning(f"codetrace_repos: {problem}", type="codetrace", subtype="config")
+        workspace, errors = Workspace.from_configs(configs, int(app.config.codetrace_max_file_bytes))
+        for error in errors:
+            _warn(error.diagnostic, None)
+        cache = app.config.codetrace_cache_dir
+        cache_dir = Path(app.confdir, cache) if cache else Path(app.doctreedir) / "codetrace-cache"
+        engine = Engine(workspace, cache_dir)
+        app._codetrace_engine = engine  # type: ignore[attr-defined]
+    return engine
+
+
+class CodetraceDirective(SphinxDirective):
+    """``.. codetrace:: Title`` with ``:entry:`` and stop options; see :data:`~.spec.OPTIONS`."""
+
+    has_content = False
+    required_arguments = 0
+    optional_arguments = 1
+    final_argument_whitespace = True
+    option_spec: ClassVar[dict[str, Any]] = _AnyOption()
+
+    def run(self) -> list[nodes.Node]:
+        location = self.get_location()
+        try:
+            spec = parse_options(self.arguments[0] if self.arguments else "", self.options)
+        except CodetraceError as exc:
+            _warn(exc.diagnostic, location)
+            return []
+        engine = get_engine(self.env.app)
+        try:
+            trace = engine.trace(spec)
+        except CodetraceError as exc:
+            _warn(exc.diagnostic, location)
+            return [self._placeholder(spec, str(exc))]
+        finally:
+            for path in engine.last_files:
+                self.env.note_dependency(path)
+        for problem in trace.warnings:
+            _warn(problem, location)
+        return [self._render(spec, trace, engine)]
+
+    def _placeholder(self, spec: FlowSpec, message: str) -> nodes.Node:
+        box = nodes.container(classes=["codetrace", "codetrace-error"])
+        box += nodes.rubric(text=spec.title)
+        box += nodes.paragraph(text=f"codetrace could not trace this flow: {message}")
+        return box
+
+    def _render(self, spec: FlowSpec, trace: Trace, engine: Engine) -> nodes.Node:
+        def link(repo: str, path: str, line: int) -> str | None:
+            return engine.workspace.repos[repo].link(path, line)
+
+        box = nodes.container(classes=["codetrace"])
+        self.set_source_info(box)
+        box += nodes.rubric(text=spec.title)
+        if spec.diagram in ("sequence", "both"):
+            box += self._mermaid(sequence_diagram(trace, spec.group_by), f"{spec.title}: sequence diagram")
+        if spec.diagram in ("flowchart", "both"):
+            box += self._mermaid(flowchart(trace, spec.group_by, link), f"{spec.title}: call graph")
+        if trace.truncated:
+            box += nodes.paragraph(
+                text=f"Truncated: the trace stopped after {len(trace.steps)} steps (:max-steps: "
+                     f"{spec.max_steps}).", classes=["codetrace-truncated"])
+        if spec.caption:
+            box += nodes.paragraph(text=spec.caption, classes=["codetrace-caption"])
+        box += _table(step_rows(trace, link))
+        return box
+
+    def _mermaid(self, code: str, alt: str) -> nodes.Node:
+        node = mermaid_node()
+        node["code"] = code
+        node["options"] = {}
+        node["alt"] = alt
+        self.set_source_info(node)
+        return node
+
+
+def _link_cell(label: str, url: str | None) -> nodes.entry:
+    para = nodes.paragraph()
+    if url:
+        para += nodes.reference(label, label, refuri=url, internal=False)
+    else:
+        para += nodes.literal(label, label)
+    return nodes.entry("", para)
+
+
+def _text_cell(value: str, literal: bool = False) -> nodes.entry:
+    para = nodes.paragraph()
+    para += nodes.literal(value, value) if literal and value else nodes.Text(value)
+    return nodes.entry("", para)
+
+
+def _table(rows: list[StepRow]) -> nodes.table:
+    headers = ("#", "Call", "Kind", "Data", "Call site", "Definition")
+    widths = (4, 36, 14, 22, 18, 18)
+    table = nodes.table(classes=["codetrace-steps"])
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+    head = nodes.thead()
+    row = nodes.row()
+    for header in headers:
+        row += _text_cell(header)
+    head += row
+    group += head
+    body = nodes.tbody()
+    for r in rows:
+        row = nodes.row()
+        row += _text_cell(str(r.n))
+        indent = "\u00a0\u00a0" * max(r.depth - 1, 0)
+        call = nodes.entry()
+        para = nodes.paragraph()
+        para += nodes.Text(indent)
+        para += nodes.literal(r.caller, r.caller)
+        para += nodes.Text(" → ")
+        para += nodes.literal(r.callee, r.callee)
+        call += para
+        row += call
+        row += _text_cell(r.kind)
+        row += _text_cell(r.data, literal=True)
+        row += _link_cell(r.site.label, r.site.url)
+        row += _link_cell(r.definition.label, r.definition.url) if r.definition else _text_cell("")
+        body += row
+    group += body
+    return table
+
+
+def _use_local_mermaid(app: Sphinx, config: Any) -> None:
+    """Serve mermaid from this package (offline) unless the user chose a mermaid build themselves."""
+    if config.codetrace_offline_mermaid and not config.mermaid_use_local:
+        config.mermaid_use_local = MERMAID_SHIM
+    if config.codetrace_offline_mermaid:
+        static = list(config.html_static_path)
+        if str(STATIC_DIR) not in static:
+            config.html_static_path = [*static, str(STATIC_DIR)]
+
+
+def _add_mermaid_script(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
+                        doctree: nodes.document | None) -> None:
+    if app.config.mermaid_use_local == MERMAID_SHIM and doctree is not None and doctree.next_node(mermaid_node):
+        app.add_js_file(MERMAID_JS, priority=400)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.setup_extension("sphinxcontrib.mermaid")
+    app.add_config_value("codetrace_repos", {}, "env", types=[dict])
+    app.add_config_value("codetrace_cache_dir", None, "", types=[str, type(None)])
+    app.add_config_value("codetrace_max_file_bytes", DEFAULT_MAX_FILE_BYTES, "env", types=[int])
+    app.add_config_value("codetrace_offline_mermaid", True, "html", types=[bool])
+    app.add_directive("codetrace", CodetraceDirective)
+    app.connect("config-inited", _use_local_mermaid, priority=800)
+    app.connect("html-page-context", _add_mermaid_script)
+    from . import __version__
+
+    return {"version": __version__, "env_version": 1, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,125 @@
+"""Index: facts per file, parsed on demand and cached by content.
+
+:class:`Index` is the only way later stages get at source: ``index.facts(repo, relpath)`` reads the file
+through the workspace (containment, size and encoding checks), runs the language frontend, and memoises the
+result for the life of the index. With a cache directory, facts are also stored on disk under a key made of the
+frontend version, the path and a hash of the content, written atomically; a missing, corrupt or mismatched
+entry is simply parsed again.
+
+Every file a caller asks for is recorded in :attr:`Index.touched` (see :meth:`Index.recording`), so the
+Sphinx layer can declare exactly the files a trace depended on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..diagnostics import CodetraceError, Diagnostic
+from ..model import FileFacts, Lang, facts_from_plain, to_plain
+from ..workspace import Repo, Workspace
+from .python import FRONTEND_VERSION as PY_VERSION
+from .python import parse_python
+
+CACHE_FORMAT = 1
+
+
+class FactsCache:
+    """Facts on disk: one JSON file per (frontend version, path, content hash), written atomically."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _file(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> FileFacts | None:
+        try:
+            data = json.loads(self._file(key).read_text(encoding="utf-8"))
+            if data.get("format") != CACHE_FORMAT or data.get("key") != key:
+                return None
+            return facts_from_plain(data["facts"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None  # absent or damaged: parse again
+
+    def put(self, key: str, facts: FileFacts) -> None:
+        target = self._file(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump({"format": CACHE_FORMAT, "key": key, "facts": to_plain(facts)}, out,
+                          separators=(",", ":"))
+            os.replace(tmp, target)
+        except OSError:
+            with contextlib.suppress(OSError, UnboundLocalError):
+                os.unlink(tmp)
+
+
+class Index:
+    """Facts for the files of a workspace, parsed when first asked for."""
+
+    def __init__(self, workspace: Workspace, cache_dir: Path | None = None) -> None:
+        self.workspace = workspace
+        self.cache = FactsCache(cache_dir) if cache_dir else None
+        self._facts: dict[tuple[str, str], FileFacts] = {}
+        self._problems: dict[tuple[str, str], Diagnostic] = {}
+        self.touched: set[tuple[str, str]] = set()
+        self.parsed = 0  # files parsed by a frontend (not served from a cache): for tests and benchmarks
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[set[tuple[str, str]]]:
+        """Collect the ``(repo, relpath)`` of every file asked for inside the block."""
+        previous = self.touched
+        self.touched = set()
+        try:
+            yield self.touched
+        finally:
+            previous |= self.touched
+            self.touched = previous
+
+    def problem(self, repo: str, relpath: str) -> Diagnostic | None:
+        """Why a file gave no facts (unreadable, syntax error), if it did not."""
+        return self._problems.get((repo, relpath))
+
+    def facts(self, repo: Repo, relpath: str) -> FileFacts:
+        """Facts of ``relpath`` in ``repo``; never raises: problems give empty facts plus :meth:`problem`."""
+        key = (repo.name, relpath)
+        self.touched.add(key)
+        cached = self._facts.get(key)
+        if cached is not None:
+            return cached
+        facts = self._load(repo, relpath)
+        self._facts[key] = facts
+        return facts
+
+    def _load(self, repo: Repo, relpath: str) -> FileFacts:
+        lang = Lang.PYTHON if relpath.endswith((".py", ".pyi")) else Lang.RUST
+        module = ""
+        is_package = relpath.endswith(("__init__.py", "__init__.pyi"))
+        if lang is Lang.PYTHON:
+            module = repo.module_name(repo.root / relpath) or ""
+        try:
+            source = repo.read_text(relpath)
+        except CodetraceError as exc:
+            self._problems[(repo.name, relpath)] = exc.diagnostic
+            return FileFacts(path=relpath, lang=lang, module=module, error=exc.diagnostic.message)
+        if lang is not Lang.PYTHON:
+            return FileFacts(path=relpath, lang=lang, module=module, error="no frontend for this language yet")
+        digest = hashlib.sha256(
+            f"{PY_VERSION}\0{relpath}\0{module}\0".encode() + source.encode("utf-8")).hexdigest()
+        facts = self.cache.get(digest) if self.cache is not None else None
+        if facts is None:
+            facts = parse_python(source, relpath, module, is_package)
+            self.parsed += 1
+            if self.cache is not None:
+                self.cache.put(digest, facts)
+        if facts.error:
+            self._problems[(repo.name, relpath)] = Diagnostic(
+                "parse", f"{repo.name}:{relpath}: {facts.error}", "calls in this file are not traced")
+        return facts

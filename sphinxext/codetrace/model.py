@@ -1,0 +1,365 @@
+"""Plain data shared by every stage of the pipeline.
+
+Nothing here knows about Sphinx, docutils, libcst or tree-sitter: these are the values that flow from the
+index (per-file facts) through resolution and tracing to the renderers. All of them are frozen dataclasses
+that serialise to JSON-compatible dicts, so facts can be cached on disk and traces printed by the CLI.
+
+Conventions, fixed once here so no stage has to guess:
+
+* ``line`` is 1-based; ``col`` is 0-based (tree-sitter rows are converted by its frontend).
+* A definition's ``line`` is the line of its ``def``/``class``/``fn`` keyword, never a decorator's.
+* A ``path`` is POSIX-style and relative to its repository root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from .diagnostics import Diagnostic
+
+
+class Lang(str, enum.Enum):
+    """Source language of a file or symbol."""
+
+    PYTHON = "python"
+    RUST = "rust"
+
+
+class StepKind(str, enum.Enum):
+    """How control passes from caller to callee at a call site."""
+
+    CALL = "call"
+    AWAIT = "await"
+    SPAWN = "spawn"
+    QUEUE = "queue"
+    RAISE = "raise"
+    PY_TO_RUST = "py->rust"
+    RUST_TO_PY = "rust->py"
+    BRIDGE = "bridge"
+
+
+class Resolution(str, enum.Enum):
+    """How a call site was linked to its callee; the diagram shows certainty from this."""
+
+    DIRECT = "direct"  # a name defined in the same scope chain
+    IMPORT = "import"  # through an import, possibly re-exported
+    TYPED = "typed"  # through a type: annotation, constructor, ``self``
+    INHERITED = "inherited"  # found on a base class along the MRO
+    CANDIDATES = "candidates"  # several possible callees (dynamic dispatch)
+    EXTERNAL = "external"  # stdlib or third party: shown, never entered
+    UNRESOLVED = "unresolved"  # no static answer; the source text is kept
+    BRIDGE = "bridge"  # declared in the flow spec
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Facts: what a language frontend extracts from one file.
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter of a function, with its annotation text when written."""
+
+    name: str
+    annotation: str | None = None
+    star: str = ""  # "", "*" or "**"
+    has_default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A function, method or class defined in a file.
+
+    ``qualname`` is relative to the file's module (``Class.method``, ``outer.<locals>.inner`` is written
+    ``outer.inner``). ``parent`` is the qualname of the enclosing definition, ``""`` at module level.
+    """
+
+    qualname: str
+    kind: str  # "function" | "class"
+    line: int
+    end_line: int
+    parent: str = ""
+    params: tuple[Param, ...] = ()
+    returns: str | None = None
+    is_async: bool = False
+    decorators: tuple[str, ...] = ()
+    bases: tuple[str, ...] = ()
+    in_class: bool = False  # a method: ``parent`` is a class
+
+    @property
+    def name(self) -> str:
+        return self.qualname.rpartition(".")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    """A name bound by an import statement in ``scope`` (a definition's qualname, ``""`` for the module).
+
+    ``target`` is absolute (relative imports are made absolute by the frontend). ``import a.b`` binds ``a`` to
+    ``a``; ``import a.b as c`` binds ``c`` to ``a.b``; ``from a import b as c`` binds ``c`` to ``a.b`` (a
+    submodule or an attribute of ``a``: the resolver decides).
+    """
+
+    scope: str
+    name: str
+    target: str
+    line: int
+    star: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """One call in a definition's body (or at module level when ``scope`` is ``""``).
+
+    ``chain`` is the callee expression as a name chain: ``self.store.get(...)`` is ``("self", "store",
+    "get")``; an element ending in ``()`` is the result of calling what precedes it (``Foo().run()`` is
+    ``("Foo()", "run")``); ``super()`` is kept as the element ``"super()"``. ``chain`` is empty when the callee
+    is not a name chain (a subscript, a lambda...), and ``text`` always holds the callee's source text.
+    ``handlers`` lists the exception types of the ``except`` clauses around the call, innermost first.
+    """
+
+    scope: str
+    line: int
+    col: int
+    chain: tuple[str, ...]
+    text: str
+    kind: StepKind = StepKind.CALL
+    handlers: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RaiseSite:
+    """A ``raise`` statement (Python) or an early ``Err`` return (Rust)."""
+
+    scope: str
+    line: int
+    col: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A name (or ``self.attr``) bound in ``scope`` to a typed value: ``x = Foo()``, ``x: Foo``,
+    ``self.store = Store()``. ``value`` is a chain like :attr:`CallSite.chain` (the callee when the value is a
+    call result: ``("Foo()",)``) or ``annotation`` holds the annotation text."""
+
+    scope: str
+    name: str
+    line: int
+    value: tuple[str, ...] = ()
+    annotation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """Everything the frontends know about one file; cached by content hash."""
+
+    path: str
+    lang: Lang
+    module: str
+    definitions: tuple[Definition, ...] = ()
+    imports: tuple[Import, ...] = ()
+    calls: tuple[CallSite, ...] = ()
+    raises: tuple[RaiseSite, ...] = ()
+    bindings: tuple[Binding, ...] = ()
+    all_names: tuple[str, ...] | None = None  # ``__all__`` when it is a literal list
+    error: str | None = None  # why the file could not be parsed, if it could not
+
+    def definition(self, qualname: str) -> Definition | None:
+        for d in self.definitions:
+            if d.qualname == qualname:
+                return d
+        return None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Symbols and traces.
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """Where a symbol is defined: the JSON ``LOC`` of the trace schema."""
+
+    repo: str
+    path: str
+    line: int
+    name: str  # fully qualified: ``pkg.mod.Class.method`` or ``crate::module::Type::method``
+    lang: Lang
+    module: str = ""  # the module or crate path the symbol lives in (not in the JSON)
+    owner: str = ""  # the qualified class or type of a method, "" for free functions (not in the JSON)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"repo": self.repo, "path": self.path, "line": self.line, "name": self.name,
+                "lang": self.lang.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Where a call is written."""
+
+    repo: str
+    path: str
+    line: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"repo": self.repo, "path": self.path, "line": self.line}
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """The data a step carries: parameter and return types of the callee, as written in its source."""
+
+    params: tuple[Param, ...] = ()
+    returns: str | None = None
+    is_async: bool = False
+
+    def args_text(self) -> str:
+        parts = []
+        for p in self.params:
+            if p.name in ("self", "cls") and not p.star:
+                continue
+            text = p.star + p.name
+            if p.annotation:
+                text += f": {p.annotation}"
+            parts.append(text)
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One arrow of a trace: ``caller`` calls ``callee`` (or ``target`` when unresolved) at ``site``."""
+
+    n: int
+    depth: int
+    caller: Loc
+    callee: Loc | None
+    target: str
+    site: Site
+    kind: StepKind
+    resolution: Resolution
+    signature: Signature | None = None
+    handlers: tuple[str, ...] = ()
+    candidates: tuple[Loc, ...] = ()
+    entered: bool = False  # the walk descended into the callee
+    note: str = ""  # "stop", "recursion", "seen at step 3", "depth limit", "excluded", ...
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "n": self.n,
+            "depth": self.depth,
+            "caller": self.caller.to_json(),
+            "callee": self.callee.to_json() if self.callee else None,
+            "target": self.target,
+            "site": self.site.to_json(),
+            "kind": self.kind.value,
+            "resolution": self.resolution.value,
+            "entered": self.entered,
+        }
+        if self.candidates:
+            data["candidates"] = [c.to_json() for c in self.candidates]
+        if self.signature is not None:
+            data["args"] = self.signature.args_text()
+            data["returns"] = self.signature.returns
+            data["async"] = self.signature.is_async
+        if self.handlers:
+            data["handlers"] = list(self.handlers)
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """The result of walking a flow: the entry, the ordered steps, where and why the walk stopped."""
+
+    title: str
+    entry: Loc
+    entry_signature: Signature | None
+    steps: tuple[Step, ...]
+    stops: tuple[str, ...] = ()
+    truncated: bool = False
+    files: tuple[str, ...] = ()  # absolute paths of every source file the trace read
+    warnings: tuple[Diagnostic, ...] = ()
+
+    SCHEMA = "codetrace.trace/1"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": self.SCHEMA,
+            "title": self.title,
+            "entry": self.entry.to_json(),
+            "steps": [s.to_json() for s in self.steps],
+            "stops": list(self.stops),
+            "truncated": self.truncated,
+            "warnings": [str(w) for w in self.warnings],
+        }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# (De)serialisation of facts for the cache.
+
+
+def to_plain(value: Any) -> Any:
+    """A JSON-compatible structure for a dataclass tree (enums become their values)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def facts_from_plain(data: dict[str, Any]) -> FileFacts:
+    """Inverse of :func:`to_plain` for :class:`FileFacts`; raises on any malformed input."""
+
+    def params(items: list[dict[str, Any]]) -> tuple[Param, ...]:
+        return tuple(Param(**p) for p in items)
+
+    defs = tuple(
+        Definition(**{**d, "params": params(d["params"]), "decorators": tuple(d["decorators"]),
+                      "bases": tuple(d["bases"])})
+        for d in data["definitions"]
+    )
+    calls = tuple(
+        CallSite(**{**c, "chain": tuple(c["chain"]), "kind": StepKind(c["kind"]),
+                    "handlers": tuple(c["handlers"]), "args": tuple(c["args"])})
+        for c in data["calls"]
+    )
+    all_names = data.get("all_names")
+    return FileFacts(
+        path=data["path"],
+        lang=Lang(data["lang"]),
+        module=data["module"],
+        definitions=defs,
+        imports=tuple(Import(**i) for i in data["imports"]),
+        calls=calls,
+        raises=tuple(RaiseSite(**r) for r in data["raises"]),
+        bindings=tuple(Binding(**{**b, "value": tuple(b["value"])}) for b in data["bindings"]),
+        all_names=tuple(all_names) if all_names is not None else None,
+        error=data.get("error"),
+    )
+
+
+__all__ = [
+    "Binding",
+    "CallSite",
+    "Definition",
+    "FileFacts",
+    "Import",
+    "Lang",
+    "Loc",
+    "Param",
+    "RaiseSite",
+    "Resolution",
+    "Signature",
+    "Site",
+    "Step",
+    "StepKind",
+    "Trace",
+    "facts_from_plain",
+    "to_plain",
+]
