@@ -25,7 +25,7 @@ from sphinxcontrib.mermaid import mermaid as mermaid_node
 from .diagnostics import CodetraceError, Diagnostic
 from .model import Trace
 from .render import StepRow, flowchart, sequence_diagram, step_rows
-from .spec import FlowSpec, parse_options
+from .spec import OPTIONS, FlowSpec, parse_options
 from .trace import Engine
 from .workspace import DEFAULT_MAX_FILE_BYTES, Workspace, parse_repo_configs
 
@@ -51,21 +51,25 @@ def _warn(diagnostic: Diagnostic, location: Any) -> None:
     logger.warning(str(diagnostic), location=location, type="codetrace", subtype=diagnostic.subtype)
 
 
-def get_engine(app: Sphinx) -> Engine:
-    """The process-wide engine for this app, built on first use from ``codetrace_repos``."""
-    engine = getattr(app, "_codetrace_engine", None)
-    if engine is None:
-        configs, problems = parse_repo_configs(app.config.codetrace_repos, Path(app.confdir))
-        for problem in problems:
-            logger.warning(f"codetrace_repos: {problem}", type="codetrace", subtype="config")
-        workspace, errors = Workspace.from_configs(configs, int(app.config.codetrace_max_file_bytes))
-        for error in errors:
-            _warn(error.diagnostic, None)
-        cache = app.config.codetrace_cache_dir
-        cache_dir = Path(app.confdir, cache) if cache else Path(app.doctreedir) / "codetrace-cache"
-        engine = Engine(workspace, cache_dir)
-        app._codetrace_engine = engine  # type: ignore[attr-defined]
-    return engine
+#: One engine per build environment (per Sphinx app, per ``-j`` worker after fork), made at builder-inited.
+_ENGINES: dict[int, Engine] = {}
+
+
+def _make_engine(app: Sphinx) -> None:
+    """Build this app's engine from ``codetrace_repos``; config problems are warned about once, here."""
+    configs, problems = parse_repo_configs(app.config.codetrace_repos, Path(app.confdir))
+    for problem in problems:
+        logger.warning(f"codetrace_repos: {problem}", type="codetrace", subtype="config")
+    workspace, errors = Workspace.from_configs(configs, int(app.config.codetrace_max_file_bytes))
+    for error in errors:
+        _warn(error.diagnostic, None)
+    cache = app.config.codetrace_cache_dir
+    cache_dir = Path(app.confdir, cache) if cache else Path(app.doctreedir) / "codetrace-cache"
+    _ENGINES[id(app.env)] = Engine(workspace, cache_dir)
+
+
+def _drop_engine(app: Sphinx, exception: BaseException | None) -> None:
+    _ENGINES.pop(id(app.env), None)
 
 
 class CodetraceDirective(SphinxDirective):
@@ -75,7 +79,7 @@ class CodetraceDirective(SphinxDirective):
     required_arguments = 0
     optional_arguments = 1
     final_argument_whitespace = True
-    option_spec: ClassVar[dict[str, Any]] = _AnyOption()
+    option_spec: ClassVar[dict[str, Any]] = _AnyOption(dict.fromkeys(OPTIONS, directives.unchanged))
 
     def run(self) -> list[nodes.Node]:
         location = self.get_location()
@@ -84,7 +88,9 @@ class CodetraceDirective(SphinxDirective):
         except CodetraceError as exc:
             _warn(exc.diagnostic, location)
             return []
-        engine = get_engine(self.env.app)
+        engine = _ENGINES.get(id(self.env))
+        if engine is None:  # pragma: no cover - builder-inited always ran
+            return []
         try:
             trace = engine.trace(spec)
         except CodetraceError as exc:
@@ -207,6 +213,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("codetrace_offline_mermaid", True, "html", types=[bool])
     app.add_directive("codetrace", CodetraceDirective)
     app.connect("config-inited", _use_local_mermaid, priority=800)
+    app.connect("builder-inited", _make_engine)
+    app.connect("build-finished", _drop_engine)
     app.connect("html-page-context", _add_mermaid_script)
     from . import __version__
 

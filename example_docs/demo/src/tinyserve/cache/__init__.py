@@ -1,0 +1,5 @@
+"""KV-cache bookkeeping."""
+
+from .radix import RadixCache
+
+__all__ = ["RadixCache"]

@@ -1,0 +1,14 @@
+"""Shared pytest setup: Sphinx's testing fixtures, with test projects under tests/roots/test-*/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ("sphinx.testing.fixtures",)
+
+
+@pytest.fixture(scope="session")
+def rootdir() -> Path:
+    return Path(__file__).parent / "roots"

@@ -1,0 +1,2 @@
+extensions = ["sphinxext.codetrace"]
+codetrace_repos = {"app": {"path": "repo"}}

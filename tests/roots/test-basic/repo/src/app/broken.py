@@ -1,0 +1,2 @@
+def never_parsed(key):
+    return key +

@@ -1,0 +1,167 @@
+"""End-to-end: the directive in real Sphinx builds (html), its warnings, links, offline mermaid, rebuilds."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+PRE = re.compile(r'<pre\s+class="mermaid">\s*(.*?)\s*</pre>', re.S)
+COMMIT = "a" * 40
+
+
+def _fake_git(repo: Path, remote: str = "git@github.com:acme/app.git") -> None:
+    git = repo / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "refs" / "heads" / "main").write_text(COMMIT + "\n")
+    (git / "config").write_text(f'[remote "origin"]\n\turl = {remote}\n')
+
+
+def _warnings(app) -> list[str]:
+    return [w for w in app.warning.getvalue().splitlines() if "WARNING" in w]
+
+
+@pytest.fixture
+def basic(make_app, tmp_path, rootdir):
+    src = tmp_path / "basic"
+    shutil.copytree(rootdir / "test-basic", src)
+    _fake_git(src / "repo")
+
+    def build(**overrides):
+        app = make_app("html", srcdir=src, confoverrides=overrides)
+        app.build()
+        return app
+
+    return src, build
+
+
+def test_builds_diagrams_and_linked_table(basic):
+    src, build = basic
+    app = build()
+    html = (app.outdir / "index.html").read_text(encoding="utf-8")
+    diagrams = PRE.findall(html)
+    assert any(d.startswith("sequenceDiagram") for d in diagrams)
+    assert any(d.startswith("flowchart LR") for d in diagrams)
+    sequence = next(d for d in diagrams if d.startswith("sequenceDiagram"))
+    # the chain: handle -> CachedStore.lookup (in try) -> Store.get (inherited) ; fallback awaited; audit spawned
+    assert "lookup(key: str) [except KeyError]" in sequence
+    assert "get(key: str)" in sequence
+    assert "await fallback(key: str)" in sequence
+    assert "spawn audit(key: str)" in sequence
+    # every definition link is pinned to the commit and points at the def line
+    base = f"https://github.com/acme/app/blob/{COMMIT}/src/app/"
+    assert f'href="{base}service.py#L11"' in html  # Service.handle: the `async def` line
+    assert f'href="{base}store.py#L10"' in html  # CachedStore.lookup
+    assert f'href="{base}store.py#L5"' in html  # Store.get
+    # the call site links point at the calling line
+    assert f'href="{base}service.py#L13"' in html  # self.store.lookup(key)
+
+
+def test_bad_input_warns_at_the_directive_and_build_goes_on(basic):
+    src, build = basic
+    app = build()
+    warnings = _warnings(app)
+    text = "\n".join(warnings)
+    assert re.search(r"index\.rst:\d+: WARNING: unknown option :stop-att: \(hint: did you mean: stop-at\?\)", text)
+    assert re.search(r"index\.rst:\d+: WARNING: missing required option :entry:", text)
+    assert re.search(r"WARNING: entry 'app.service.Service.handel'.*did you mean: Service.handle", text)
+    assert re.search(r"WARNING: unknown repo 'nowhere'", text)
+    assert re.search(r"WARNING: app:src/app/broken.py: syntax error at line 2", text)
+    assert "[codetrace.spec]" in text and "[codetrace.unresolved]" in text and "[codetrace.parse]" in text
+    assert (app.outdir / "index.html").exists()
+
+
+def test_suppress_warnings_by_subtype(basic):
+    src, build = basic
+    app = build(suppress_warnings=["codetrace.spec", "codetrace.parse"])
+    text = "\n".join(_warnings(app))
+    assert "unknown option" not in text and "syntax error" not in text
+    assert "unknown repo" in text  # other subtypes still reported
+
+
+def test_stop_at_and_file_form_entry(basic):
+    src, build = basic
+    app = build()
+    html = (app.outdir / "index.html").read_text(encoding="utf-8")
+    # the last directive uses the file form, stops at app.store.*, draws only a sequence diagram by module
+    last = PRE.findall(html)[-1]
+    assert last.startswith("sequenceDiagram")
+    assert "lookup(key: str) [except KeyError] (stop)" in last
+    assert "get(key: str)" not in last  # not entered past the stop
+    assert "participant p3 as app.store" in last
+
+
+def test_offline_mermaid_no_cdn(basic):
+    src, build = basic
+    app = build()
+    html = (app.outdir / "index.html").read_text(encoding="utf-8")
+    assert "_static/codetrace/mermaid.min.js" in html
+    assert "codetrace/mermaid-shim.mjs" in html
+    assert "cdn.jsdelivr" not in html and "unpkg" not in html
+    assert not re.search(r"""<script[^>]+src=["']https?://""", html)
+    assert (app.outdir / "_static" / "codetrace" / "mermaid.min.js").stat().st_size > 1_000_000
+
+
+def test_output_is_deterministic(make_app, tmp_path, rootdir):
+    outputs = []
+    for name in ("one", "two"):
+        src = tmp_path / name
+        shutil.copytree(rootdir / "test-basic", src)
+        _fake_git(src / "repo")
+        app = make_app("html", srcdir=src)
+        app.build()
+        outputs.append(PRE.findall((app.outdir / "index.html").read_text(encoding="utf-8")))
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) >= 3
+
+
+def test_traced_files_are_dependencies_and_edits_rebuild(basic):
+    src, build = basic
+    app = build()
+    deps = {Path(d).name for d in app.env.dependencies["index"]}
+    assert {"service.py", "store.py", "broken.py"} <= deps
+    # No change: the page is not read again.
+    app = build()
+    assert "0 added, 0 changed, 0 removed" in app.status.getvalue()
+    # Edit traced code: the page is rebuilt and shows the new call.
+    store = src / "repo" / "src" / "app" / "store.py"
+    source = store.read_text()
+    source = source.replace("        return self.items.get(key)",
+                            "        self.touch(key)\n        return self.items.get(key)")
+    source = source.replace("\n\nclass CachedStore",
+                            "\n    def touch(self, key: str) -> None:\n        pass\n\n\nclass CachedStore")
+    store.write_text(source)
+    later = store.stat().st_mtime + 10
+    os.utime(store, (later, later))
+    app = build()
+    html = (app.outdir / "index.html").read_text(encoding="utf-8")
+    assert "touch(key: str)" in html
+
+
+def test_plain_text_locations_without_a_link_scheme(make_app, tmp_path, rootdir):
+    src = tmp_path / "nolink"
+    shutil.copytree(rootdir / "test-basic", src)  # no .git: no commit, no remote
+    app = make_app("html", srcdir=src)
+    app.build()
+    html = (app.outdir / "index.html").read_text(encoding="utf-8")
+    assert "github.com" not in html
+    assert "app:src/app/store.py:10" in html
+    assert "click n" not in html  # no links in the flowchart either
+
+
+def test_myst_directive(make_app, tmp_path, rootdir):
+    src = tmp_path / "myst"
+    shutil.copytree(rootdir / "test-myst", src)
+    app = make_app("html", srcdir=src)
+    app.build()
+    html = (app.outdir / "index.html").read_text(encoding="utf-8")
+    diagrams = PRE.findall(html)
+    assert len(diagrams) == 1 and diagrams[0].startswith("flowchart LR")
+    assert 'click n1 href &quot;https://code.example.org/c0ffee/flow/steps.py#L1&quot;' in diagrams[0]
+    assert "https://code.example.org/c0ffee/flow/steps.py#L9" in html  # finish: the stop point, linked
+    assert re.search(r"index\.md:\d+: WARNING: unknown option :dept: \(hint: did you mean: depth\?\)",
+                     app.warning.getvalue())
