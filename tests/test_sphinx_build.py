@@ -40,7 +40,7 @@ def basic(make_app, tmp_path, rootdir):
 
 
 def test_builds_diagrams_and_linked_table(basic):
-    src, build = basic
+    _src, build = basic
     app = build()
     html = (app.outdir / "index.html").read_text(encoding="utf-8")
     diagrams = PRE.findall(html)
@@ -62,7 +62,7 @@ def test_builds_diagrams_and_linked_table(basic):
 
 
 def test_bad_input_warns_at_the_directive_and_build_goes_on(basic):
-    src, build = basic
+    _src, build = basic
     app = build()
     warnings = _warnings(app)
     text = "\n".join(warnings)
@@ -76,7 +76,7 @@ def test_bad_input_warns_at_the_directive_and_build_goes_on(basic):
 
 
 def test_suppress_warnings_by_subtype(basic):
-    src, build = basic
+    _src, build = basic
     app = build(suppress_warnings=["codetrace.spec", "codetrace.parse"])
     text = "\n".join(_warnings(app))
     assert "unknown option" not in text and "syntax error" not in text
@@ -84,7 +84,7 @@ def test_suppress_warnings_by_subtype(basic):
 
 
 def test_stop_at_and_file_form_entry(basic):
-    src, build = basic
+    _src, build = basic
     app = build()
     html = (app.outdir / "index.html").read_text(encoding="utf-8")
     # the last directive uses the file form, stops at app.store.*, draws only a sequence diagram by module
@@ -96,7 +96,7 @@ def test_stop_at_and_file_form_entry(basic):
 
 
 def test_offline_mermaid_no_cdn(basic):
-    src, build = basic
+    _src, build = basic
     app = build()
     html = (app.outdir / "index.html").read_text(encoding="utf-8")
     assert "_static/codetrace/mermaid.min.js" in html
@@ -130,10 +130,12 @@ def test_traced_files_are_dependencies_and_edits_rebuild(basic):
     # Edit traced code: the page is rebuilt and shows the new call.
     store = src / "repo" / "src" / "app" / "store.py"
     source = store.read_text()
-    source = source.replace("        return self.items.get(key)",
-                            "        self.touch(key)\n        return self.items.get(key)")
-    source = source.replace("\n\nclass CachedStore",
-                            "\n    def touch(self, key: str) -> None:\n        pass\n\n\nclass CachedStore")
+    source = source.replace(
+        "        return self.items.get(key)", "        self.touch(key)\n        return self.items.get(key)"
+    )
+    source = source.replace(
+        "\n\nclass CachedStore", "\n    def touch(self, key: str) -> None:\n        pass\n\n\nclass CachedStore"
+    )
     store.write_text(source)
     later = store.stat().st_mtime + 10
     os.utime(store, (later, later))
@@ -161,7 +163,8 @@ def test_myst_directive(make_app, tmp_path, rootdir):
     html = (app.outdir / "index.html").read_text(encoding="utf-8")
     diagrams = PRE.findall(html)
     assert len(diagrams) == 1 and diagrams[0].startswith("flowchart LR")
-    assert 'click n1 href &quot;https://code.example.org/c0ffee/flow/steps.py#L1&quot;' in diagrams[0]
+    assert "click n1 href &quot;https://code.example.org/c0ffee/flow/steps.py#L1&quot;" in diagrams[0]
     assert "https://code.example.org/c0ffee/flow/steps.py#L9" in html  # finish: the stop point, linked
-    assert re.search(r"index\.md:\d+: WARNING: unknown option :dept: \(hint: did you mean: depth\?\)",
-                     app.warning.getvalue())
+    assert re.search(
+        r"index\.md:\d+: WARNING: unknown option :dept: \(hint: did you mean: depth\?\)", app.warning.getvalue()
+    )

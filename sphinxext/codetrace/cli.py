@@ -32,19 +32,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codetrace", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("trace", help="trace one flow and print it")
-    t.add_argument("--repo", action="append", type=_repo, required=True, metavar="NAME=PATH",
-                   help="a checked-out repository (repeatable)")
+    t.add_argument(
+        "--repo",
+        action="append",
+        type=_repo,
+        required=True,
+        metavar="NAME=PATH",
+        help="a checked-out repository (repeatable)",
+    )
     t.add_argument("--entry", required=True, help="the function to start from")
-    t.add_argument("--stop-at", action="append", default=[], metavar="SYMBOL",
-                   help="a symbol or glob where the trace stops (repeatable)")
+    t.add_argument(
+        "--stop-at",
+        action="append",
+        default=[],
+        metavar="SYMBOL",
+        help="a symbol or glob where the trace stops (repeatable)",
+    )
     t.add_argument("--depth", type=int)
     t.add_argument("--max-steps", type=int)
     t.add_argument("--include", action="append", default=[], metavar="GLOB")
     t.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     t.add_argument("--group-by", choices=GROUP_BY, default="class")
     t.add_argument("--title", default="")
-    t.add_argument("--format", choices=("json", "mermaid", "flowchart"), default="json",
-                   help="json (schema codetrace.trace/1), mermaid (sequence diagram) or flowchart")
+    t.add_argument(
+        "--format",
+        choices=("json", "mermaid", "flowchart"),
+        default="json",
+        help="json (schema codetrace.trace/1), mermaid (sequence diagram) or flowchart",
+    )
     t.add_argument("--cache-dir", type=Path, help="keep parsed facts here between runs")
     return parser
 
@@ -79,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.format == "mermaid":
         sys.stdout.write(sequence_diagram(trace, spec.group_by))
     else:
-        sys.stdout.write(flowchart(trace, spec.group_by,
-                                   lambda repo, path, line: workspace.repos[repo].link(path, line)))
+        sys.stdout.write(
+            flowchart(trace, spec.group_by, lambda repo, path, line: workspace.repos[repo].link(path, line))
+        )
     return 0

@@ -122,8 +122,9 @@ class CodetraceDirective(SphinxDirective):
             box += self._mermaid(flowchart(trace, spec.group_by, link), f"{spec.title}: call graph")
         if trace.truncated:
             box += nodes.paragraph(
-                text=f"Truncated: the trace stopped after {len(trace.steps)} steps (:max-steps: "
-                     f"{spec.max_steps}).", classes=["codetrace-truncated"])
+                text=f"Truncated: the trace stopped after {len(trace.steps)} steps (:max-steps: {spec.max_steps}).",
+                classes=["codetrace-truncated"],
+            )
         if spec.caption:
             box += nodes.paragraph(text=spec.caption, classes=["codetrace-caption"])
         box += _table(step_rows(trace, link))
@@ -199,8 +200,9 @@ def _use_local_mermaid(app: Sphinx, config: Any) -> None:
             config.html_static_path = [*static, str(STATIC_DIR)]
 
 
-def _add_mermaid_script(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
-                        doctree: nodes.document | None) -> None:
+def _add_mermaid_script(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: nodes.document | None
+) -> None:
     if app.config.mermaid_use_local == MERMAID_SHIM and doctree is not None and doctree.next_node(mermaid_node):
         app.add_js_file(MERMAID_JS, priority=400)
 

@@ -192,8 +192,7 @@ class Loc:
     owner: str = ""  # the qualified class or type of a method, "" for free functions (not in the JSON)
 
     def to_json(self) -> dict[str, Any]:
-        return {"repo": self.repo, "path": self.path, "line": self.line, "name": self.name,
-                "lang": self.lang.value}
+        return {"repo": self.repo, "path": self.path, "line": self.line, "name": self.name, "lang": self.lang.value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,13 +319,21 @@ def facts_from_plain(data: dict[str, Any]) -> FileFacts:
         return tuple(Param(**p) for p in items)
 
     defs = tuple(
-        Definition(**{**d, "params": params(d["params"]), "decorators": tuple(d["decorators"]),
-                      "bases": tuple(d["bases"])})
+        Definition(
+            **{**d, "params": params(d["params"]), "decorators": tuple(d["decorators"]), "bases": tuple(d["bases"])}
+        )
         for d in data["definitions"]
     )
     calls = tuple(
-        CallSite(**{**c, "chain": tuple(c["chain"]), "kind": StepKind(c["kind"]),
-                    "handlers": tuple(c["handlers"]), "args": tuple(c["args"])})
+        CallSite(
+            **{
+                **c,
+                "chain": tuple(c["chain"]),
+                "kind": StepKind(c["kind"]),
+                "handlers": tuple(c["handlers"]),
+                "args": tuple(c["args"]),
+            }
+        )
         for c in data["calls"]
     )
     all_names = data.get("all_names")

@@ -24,8 +24,7 @@ OPTIONS: dict[str, str] = {
     "entry": "the function or method the trace starts from (required)",
     "stop-at": "symbols or glob patterns where the trace stops: shown, not entered",
     "depth": f"how many calls deep the walk goes (default {DEFAULT_DEPTH})",
-    "max-steps": f"hard bound on the number of steps; a visible note says when it is hit "
-                 f"(default {DEFAULT_MAX_STEPS})",
+    "max-steps": f"hard bound on the number of steps; a visible note says when it is hit (default {DEFAULT_MAX_STEPS})",
     "include": "module globs the walk may enter (default: every module of the configured repos)",
     "exclude": "module globs the walk never enters (calls into them are still shown)",
     "diagram": "sequence, flowchart or both (default both)",
@@ -64,8 +63,9 @@ def _int(name: str, text: str, low: int, high: int) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        raise CodetraceError("spec", f":{name}: must be an integer, got {text.strip()!r}",
-                             f"write a number between {low} and {high}") from None
+        raise CodetraceError(
+            "spec", f":{name}: must be an integer, got {text.strip()!r}", f"write a number between {low} and {high}"
+        ) from None
     if not low <= value <= high:
         raise CodetraceError("spec", f":{name}: must be between {low} and {high}, got {value}")
     return value
@@ -74,8 +74,9 @@ def _int(name: str, text: str, low: int, high: int) -> int:
 def _choice(name: str, text: str, choices: tuple[str, ...]) -> str:
     value = text.strip().lower()
     if value not in choices:
-        raise CodetraceError("spec", f":{name}: must be one of {', '.join(choices)}, got {text.strip()!r}",
-                             suggest(value, choices))
+        raise CodetraceError(
+            "spec", f":{name}: must be one of {', '.join(choices)}, got {text.strip()!r}", suggest(value, choices)
+        )
     return value
 
 
@@ -87,8 +88,11 @@ def parse_options(title: str, options: Mapping[str, str | None]) -> FlowSpec:
             raise CodetraceError("spec", f"unknown option :{name}:", hint)
     raw_entry = (options.get("entry") or "").strip()
     if not raw_entry:
-        raise CodetraceError("spec", "missing required option :entry:",
-                             "add ':entry: pkg.module.function' (or path/to/file.py::function)")
+        raise CodetraceError(
+            "spec",
+            "missing required option :entry:",
+            "add ':entry: pkg.module.function' (or path/to/file.py::function)",
+        )
     if len(raw_entry.split()) != 1:
         raise CodetraceError("spec", f":entry: takes one symbol, got {raw_entry!r}")
     repo = (options.get("repo") or "").strip() or None
@@ -106,11 +110,11 @@ def parse_options(title: str, options: Mapping[str, str | None]) -> FlowSpec:
         stop_at=split_list(options.get("stop-at") or ""),
         depth=_int("depth", options["depth"] or "", 1, 100) if "depth" in options else DEFAULT_DEPTH,
         max_steps=_int("max-steps", options["max-steps"] or "", 1, MAX_STEPS_LIMIT)
-        if "max-steps" in options else DEFAULT_MAX_STEPS,
+        if "max-steps" in options
+        else DEFAULT_MAX_STEPS,
         include=split_list(options.get("include") or ""),
         exclude=split_list(options.get("exclude") or ""),
         diagram=_choice("diagram", options["diagram"] or "", DIAGRAMS) if "diagram" in options else "both",
-        group_by=_choice("group-by", options["group-by"] or "", GROUP_BY) if "group-by" in options
-        else "class",
+        group_by=_choice("group-by", options["group-by"] or "", GROUP_BY) if "group-by" in options else "class",
         caption=(options.get("caption") or "").strip(),
     )

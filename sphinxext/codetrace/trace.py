@@ -26,8 +26,12 @@ from .workspace import Workspace
 def matches(name: str, patterns: tuple[str, ...]) -> str | None:
     """The first pattern that names ``name``: a glob, the name itself, a prefix package, or a suffix."""
     for pattern in patterns:
-        if (fnmatchcase(name, pattern) or name == pattern or name.startswith((pattern + ".", pattern + "::"))
-                or name.endswith(("." + pattern, "::" + pattern))):
+        if (
+            fnmatchcase(name, pattern)
+            or name == pattern
+            or name.startswith((pattern + ".", pattern + "::"))
+            or name.endswith(("." + pattern, "::" + pattern))
+        ):
             return pattern
     return None
 
@@ -60,8 +64,18 @@ class _Walk:
                 break
             site = Site(sym.repo, sym.path, event.line)
             if isinstance(event, RaiseSite):
-                self.steps.append(Step(len(self.steps) + 1, depth + 1, caller, None, event.text, site,
-                                       StepKind.RAISE, Resolution.DIRECT))
+                self.steps.append(
+                    Step(
+                        len(self.steps) + 1,
+                        depth + 1,
+                        caller,
+                        None,
+                        event.text,
+                        site,
+                        StepKind.RAISE,
+                        Resolution.DIRECT,
+                    )
+                )
                 continue
             self.call(sym, caller, event, site, depth + 1)
             if self.truncated:
@@ -77,7 +91,8 @@ class _Walk:
         note, enter = "", False
         name = target_sym.qualname if target_sym else outcome.target
         stop = matches(name, self.spec.stop_at) or (
-            matches(outcome.target, self.spec.stop_at) if outcome.target != name else None)
+            matches(outcome.target, self.spec.stop_at) if outcome.target != name else None
+        )
         if stop:
             note = "stop"
             if name not in self.stops:
@@ -97,21 +112,30 @@ class _Walk:
             else:
                 enter = True
         d = target_sym.definition if target_sym else None
-        signature = Signature(d.params, d.returns, d.is_async) if d is not None and d.kind == "function" \
-            else None
+        signature = Signature(d.params, d.returns, d.is_async) if d is not None and d.kind == "function" else None
         n = len(self.steps) + 1
-        self.steps.append(Step(
-            n=n, depth=depth, caller=caller, callee=target_sym.loc() if target_sym else None,
-            target=outcome.target,
-            site=site, kind=call.kind, resolution=outcome.resolution, signature=signature,
-            handlers=call.handlers, entered=enter, note=note))
+        self.steps.append(
+            Step(
+                n=n,
+                depth=depth,
+                caller=caller,
+                callee=target_sym.loc() if target_sym else None,
+                target=outcome.target,
+                site=site,
+                kind=call.kind,
+                resolution=outcome.resolution,
+                signature=signature,
+                handlers=call.handlers,
+                entered=enter,
+                note=note,
+            )
+        )
         if enter and callee is not None:
             self.expanded[callee] = n
             self.walk(callee, depth)
 
 
-def trace_flow(spec: FlowSpec, workspace: Workspace, index: Index,
-               resolver: PythonResolver | None = None) -> Trace:
+def trace_flow(spec: FlowSpec, workspace: Workspace, index: Index, resolver: PythonResolver | None = None) -> Trace:
     """Trace one flow. Raises :class:`CodetraceError` when the entry does not resolve; problems met on the
     way (unparsable files) are returned in ``Trace.warnings``."""
     resolver = resolver or PythonResolver(workspace, index)

@@ -32,8 +32,25 @@ else:  # pragma: no cover
 DEFAULT_MAX_FILE_BYTES = 2_000_000
 
 #: Directories never searched for Python roots or modules.
-SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "target", "build", "dist", "__pycache__",
-                       ".tox", ".nox", ".venv", "venv", ".mypy_cache", ".pytest_cache", "site-packages"})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "target",
+        "build",
+        "dist",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        ".mypy_cache",
+        ".pytest_cache",
+        "site-packages",
+    }
+)
 
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _REMOTE_RES = (
@@ -72,8 +89,9 @@ def parse_repo_configs(raw: Mapping[str, Any], base: Path) -> tuple[list[RepoCon
             continue
         unknown = sorted(set(value) - {"path", "url", "python_roots", "commit"})
         if unknown:
-            problems.append(f"repo {name!r}: unknown keys {', '.join(unknown)} (known: path, url, "
-                            "python_roots, commit)")
+            problems.append(
+                f"repo {name!r}: unknown keys {', '.join(unknown)} (known: path, url, python_roots, commit)"
+            )
         path = Path(os.path.expanduser(str(value["path"])))
         if not path.is_absolute():
             path = base / path
@@ -85,9 +103,15 @@ def parse_repo_configs(raw: Mapping[str, Any], base: Path) -> tuple[list[RepoCon
         if url is not None and not _is_safe_template(str(url)):
             problems.append(f"repo {name!r}: url template must start with http:// or https://")
             url = None
-        configs.append(RepoConfig(name=name, path=path, url=url,
-                                  python_roots=tuple(roots) if roots is not None else None,
-                                  commit=value.get("commit")))
+        configs.append(
+            RepoConfig(
+                name=name,
+                path=path,
+                url=url,
+                python_roots=tuple(roots) if roots is not None else None,
+                commit=value.get("commit"),
+            )
+        )
     return configs, problems
 
 
@@ -112,12 +136,14 @@ class Repo:
         """Inspect a checkout; raises :class:`CodetraceError` when the path is not a directory."""
         root = config.path.resolve()
         if not root.is_dir():
-            raise CodetraceError("repo", f"repo {config.name!r}: {config.path} is not a directory",
-                                 "check codetrace_repos in conf.py (relative paths are relative to conf.py)")
+            raise CodetraceError(
+                "repo",
+                f"repo {config.name!r}: {config.path} is not a directory",
+                "check codetrace_repos in conf.py (relative paths are relative to conf.py)",
+            )
         commit = config.commit or read_git_commit(root)
         template = config.url or remote_link_template(read_git_remote(root))
-        repo = cls(name=config.name, root=root, commit=commit, link_template=template,
-                   max_file_bytes=max_file_bytes)
+        repo = cls(name=config.name, root=root, commit=commit, link_template=template, max_file_bytes=max_file_bytes)
         if config.python_roots is not None:
             roots = [repo.contained(root / r) for r in config.python_roots]
             repo.python_roots = tuple(r for r in roots if r is not None and r.is_dir())
@@ -145,14 +171,19 @@ class Repo:
         is outside the repo, missing, too large, binary or not UTF-8."""
         path = self.contained(self.root / relpath)
         if path is None:
-            raise CodetraceError("read", f"{self.name}:{relpath} is outside the repository",
-                                 "codetrace only reads files inside the configured repos")
+            raise CodetraceError(
+                "read",
+                f"{self.name}:{relpath} is outside the repository",
+                "codetrace only reads files inside the configured repos",
+            )
         try:
             size = path.stat().st_size
             if size > self.max_file_bytes:
-                raise CodetraceError("read", f"{self.name}:{relpath} is {size} bytes, over the "
-                                     f"{self.max_file_bytes}-byte cap; not parsed",
-                                     "raise codetrace_max_file_bytes to include it")
+                raise CodetraceError(
+                    "read",
+                    f"{self.name}:{relpath} is {size} bytes, over the {self.max_file_bytes}-byte cap; not parsed",
+                    "raise codetrace_max_file_bytes to include it",
+                )
             data = path.read_bytes()
         except OSError as exc:
             raise CodetraceError("read", f"cannot read {self.name}:{relpath}: {exc.strerror}") from None
@@ -161,8 +192,7 @@ class Repo:
         try:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise CodetraceError("read", f"{self.name}:{relpath} is not UTF-8 (byte {exc.start}); not parsed")\
-                from None
+            raise CodetraceError("read", f"{self.name}:{relpath} is not UTF-8 (byte {exc.start}); not parsed") from None
 
     # -- Python modules -----------------------------------------------------------------------------------------
 
@@ -233,7 +263,7 @@ def _git_dir(root: Path) -> Path | None:
         except (OSError, UnicodeDecodeError):
             return None
         if text.startswith("gitdir:"):
-            target = Path(text[len("gitdir:"):].strip())
+            target = Path(text[len("gitdir:") :].strip())
             target = target if target.is_absolute() else (root / target)
             return target if target.is_dir() else None
     return None
@@ -391,8 +421,9 @@ class Workspace:
         self.repos: dict[str, Repo] = {r.name: r for r in sorted(repos, key=lambda r: r.name)}
 
     @classmethod
-    def from_configs(cls, configs: Iterable[RepoConfig], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-                     ) -> tuple[Workspace, list[CodetraceError]]:
+    def from_configs(
+        cls, configs: Iterable[RepoConfig], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    ) -> tuple[Workspace, list[CodetraceError]]:
         repos, errors = [], []
         for config in configs:
             try:
@@ -406,14 +437,16 @@ class Workspace:
             return self.repos[name]
         except KeyError:
             known = ", ".join(self.repos) or "none configured"
-            raise CodetraceError("repo", f"unknown repo {name!r} (known: {known})",
-                                 "add it to codetrace_repos in conf.py") from None
+            raise CodetraceError(
+                "repo", f"unknown repo {name!r} (known: {known})", "add it to codetrace_repos in conf.py"
+            ) from None
 
     def repo_of(self, path: Path) -> Repo | None:
         """The repository containing an absolute, resolved ``path`` (the innermost when nested)."""
         best = None
         for repo in self.repos.values():
             if (repo.root == path or repo.root in path.parents) and (
-                    best is None or len(repo.root.parts) > len(best.root.parts)):
+                best is None or len(repo.root.parts) > len(best.root.parts)
+            ):
                 best = repo
         return best

@@ -53,8 +53,7 @@ class FactsCache:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
             with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump({"format": CACHE_FORMAT, "key": key, "facts": to_plain(facts)}, out,
-                          separators=(",", ":"))
+                json.dump({"format": CACHE_FORMAT, "key": key, "facts": to_plain(facts)}, out, separators=(",", ":"))
             os.replace(tmp, target)
         except OSError:
             with contextlib.suppress(OSError, UnboundLocalError):
@@ -111,8 +110,7 @@ class Index:
             return FileFacts(path=relpath, lang=lang, module=module, error=exc.diagnostic.message)
         if lang is not Lang.PYTHON:
             return FileFacts(path=relpath, lang=lang, module=module, error="no frontend for this language yet")
-        digest = hashlib.sha256(
-            f"{PY_VERSION}\0{relpath}\0{module}\0".encode() + source.encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(f"{PY_VERSION}\0{relpath}\0{module}\0".encode() + source.encode("utf-8")).hexdigest()
         facts = self.cache.get(digest) if self.cache is not None else None
         if facts is None:
             facts = parse_python(source, relpath, module, is_package)
@@ -121,5 +119,6 @@ class Index:
                 self.cache.put(digest, facts)
         if facts.error:
             self._problems[(repo.name, relpath)] = Diagnostic(
-                "parse", f"{repo.name}:{relpath}: {facts.error}", "calls in this file are not traced")
+                "parse", f"{repo.name}:{relpath}: {facts.error}", "calls in this file are not traced"
+            )
         return facts

@@ -124,14 +124,20 @@ class _FactsVisitor(cst.CSTVisitor):
         qualname = self._qualname(node.name.value)
         line, _ = self.pos(node.name)
         end = self.get_metadata(PositionProvider, node).end.line
-        self.definitions.append(Definition(
-            qualname=qualname, kind="function", line=line, end_line=end, parent=self.scope,
-            params=self._params(node.params),
-            returns=self.code(node.returns.annotation) if node.returns else None,
-            is_async=node.asynchronous is not None,
-            decorators=tuple(self.code(d.decorator) for d in node.decorators),
-            in_class=bool(self.scopes) and self.scopes[-1][1] == "class",
-        ))
+        self.definitions.append(
+            Definition(
+                qualname=qualname,
+                kind="function",
+                line=line,
+                end_line=end,
+                parent=self.scope,
+                params=self._params(node.params),
+                returns=self.code(node.returns.annotation) if node.returns else None,
+                is_async=node.asynchronous is not None,
+                decorators=tuple(self.code(d.decorator) for d in node.decorators),
+                in_class=bool(self.scopes) and self.scopes[-1][1] == "class",
+            )
+        )
         self.scopes.append((qualname, "function"))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
@@ -141,11 +147,17 @@ class _FactsVisitor(cst.CSTVisitor):
         qualname = self._qualname(node.name.value)
         line, _ = self.pos(node.name)
         end = self.get_metadata(PositionProvider, node).end.line
-        self.definitions.append(Definition(
-            qualname=qualname, kind="class", line=line, end_line=end, parent=self.scope,
-            decorators=tuple(self.code(d.decorator) for d in node.decorators),
-            bases=tuple(self.code(a.value) for a in node.bases if a.keyword is None and not a.star),
-        ))
+        self.definitions.append(
+            Definition(
+                qualname=qualname,
+                kind="class",
+                line=line,
+                end_line=end,
+                parent=self.scope,
+                decorators=tuple(self.code(d.decorator) for d in node.decorators),
+                bases=tuple(self.code(a.value) for a in node.bases if a.keyword is None and not a.star),
+            )
+        )
         self.scopes.append((qualname, "class"))
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
@@ -172,8 +184,7 @@ class _FactsVisitor(cst.CSTVisitor):
             return
         for alias in node.names:
             name = ".".join(chain_of(alias.name))
-            bound = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) \
-                else name
+            bound = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
             target = f"{base}.{name}" if base else name
             self.imports.append(Import(self.scope, bound, target, line))
 
@@ -201,18 +212,19 @@ class _FactsVisitor(cst.CSTVisitor):
             fn_chain = chain_of(target)
             if fn_chain:
                 line, col = self.pos(target)
-                self.calls.append(CallSite(self.scope, line, col, fn_chain, self.code(target),
-                                           StepKind.SPAWN, self._handlers()))
+                self.calls.append(
+                    CallSite(self.scope, line, col, fn_chain, self.code(target), StepKind.SPAWN, self._handlers())
+                )
 
     def leave_Call(self, original_node: cst.Call) -> None:
         node = original_node
         line, col = self.pos(node)
         key = id(node)
-        kind = StepKind.SPAWN if key in self._spawned else StepKind.AWAIT if key in self._awaited \
-            else StepKind.CALL
+        kind = StepKind.SPAWN if key in self._spawned else StepKind.AWAIT if key in self._awaited else StepKind.CALL
         args = tuple(self.code(a.value) for a in node.args[:8])
-        self.calls.append(CallSite(self.scope, line, col, chain_of(node.func), self.code(node.func), kind,
-                                   self._handlers(), args))
+        self.calls.append(
+            CallSite(self.scope, line, col, chain_of(node.func), self.code(node.func), kind, self._handlers(), args)
+        )
 
     def _handlers(self) -> tuple[str, ...]:
         return tuple(h for group in reversed(self.handlers) for h in group)
@@ -247,8 +259,11 @@ class _FactsVisitor(cst.CSTVisitor):
     def _target_name(self, target: cst.BaseExpression) -> str | None:
         if isinstance(target, cst.Name):
             return target.value
-        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and \
-                target.value.value in ("self", "cls"):
+        if (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and target.value.value in ("self", "cls")
+        ):
             return f"self.{target.attr.value}"
         return None
 
@@ -272,8 +287,9 @@ class _FactsVisitor(cst.CSTVisitor):
             return
         line, _ = self.pos(node)
         value = chain_of(node.value) if node.value is not None else ()
-        self.bindings.append(Binding(self.scope, name, line, value=value,
-                                     annotation=self.code(node.annotation.annotation)))
+        self.bindings.append(
+            Binding(self.scope, name, line, value=value, annotation=self.code(node.annotation.annotation))
+        )
 
     def _record_all(self, value: cst.BaseExpression) -> None:
         if isinstance(value, (cst.List, cst.Tuple)):
@@ -292,8 +308,9 @@ def parse_python(source: str, path: str, module: str, is_package: bool) -> FileF
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        return FileFacts(path=path, lang=Lang.PYTHON, module=module,
-                         error=f"syntax error at line {exc.raw_line}: {message}")
+        return FileFacts(
+            path=path, lang=Lang.PYTHON, module=module, error=f"syntax error at line {exc.raw_line}: {message}"
+        )
     except RecursionError:
         return FileFacts(path=path, lang=Lang.PYTHON, module=module, error="nesting too deep to parse")
     visitor = _FactsVisitor(tree, module, is_package)

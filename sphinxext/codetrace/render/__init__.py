@@ -41,22 +41,33 @@ def _link(link: LinkFn, repo: str, path: str, line: int) -> Link:
 def step_rows(trace: Trace, link: LinkFn) -> list[StepRow]:
     """One row per step (plus row 0 for the entry): who calls what, how, with which data, and where."""
     sig = trace.entry_signature
-    rows = [StepRow(0, 0, "caller", trace.entry.name, "entry",
-                    _data(sig.args_text(), sig.returns) if sig else "",
-                    _link(link, trace.entry.repo, trace.entry.path, trace.entry.line),
-                    _link(link, trace.entry.repo, trace.entry.path, trace.entry.line))]
+    rows = [
+        StepRow(
+            0,
+            0,
+            "caller",
+            trace.entry.name,
+            "entry",
+            _data(sig.args_text(), sig.returns) if sig else "",
+            _link(link, trace.entry.repo, trace.entry.path, trace.entry.line),
+            _link(link, trace.entry.repo, trace.entry.path, trace.entry.line),
+        )
+    ]
     for step in trace.steps:
-        rows.append(StepRow(
-            n=step.n,
-            depth=step.depth,
-            caller=step.caller.name,
-            callee=step.callee.name if step.callee is not None else step.target,
-            kind=_kind(step),
-            data=_data(step.signature.args_text(), step.signature.returns) if step.signature else "",
-            site=_link(link, step.site.repo, step.site.path, step.site.line),
-            definition=_link(link, step.callee.repo, step.callee.path, step.callee.line)
-            if step.callee is not None else None,
-        ))
+        rows.append(
+            StepRow(
+                n=step.n,
+                depth=step.depth,
+                caller=step.caller.name,
+                callee=step.callee.name if step.callee is not None else step.target,
+                kind=_kind(step),
+                data=_data(step.signature.args_text(), step.signature.returns) if step.signature else "",
+                site=_link(link, step.site.repo, step.site.path, step.site.line),
+                definition=_link(link, step.callee.repo, step.callee.path, step.callee.line)
+                if step.callee is not None
+                else None,
+            )
+        )
     return rows
 
 

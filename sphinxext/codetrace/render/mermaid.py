@@ -131,8 +131,7 @@ def sequence_diagram(trace: Trace, group_by: str = "class") -> str:
     while open_calls:
         _, a, b, ret = open_calls.pop()
         lines.append(f"    {b}-->>-{a}: {text(ret)}")
-    entry_ret = trace.entry_signature.returns if trace.entry_signature and trace.entry_signature.returns \
-        else "return"
+    entry_ret = trace.entry_signature.returns if trace.entry_signature and trace.entry_signature.returns else "return"
     lines.append(f"    {entry_id}-->>-{caller_id}: {text(entry_ret)}")
     if trace.truncated:
         lines.append(f"    Note over {entry_id}: {text(f'truncated after {len(trace.steps)} steps (max-steps)')}")
@@ -149,9 +148,8 @@ def short_name_of(loc: Loc) -> str:
 
 def _node_label(loc: Loc) -> str:
     if loc.owner and loc.name.startswith(loc.owner + "."):
-        return loc.owner.rpartition(".")[2] + "." + loc.name[len(loc.owner) + 1:]
-    return loc.name[len(loc.module) + 1:] if loc.module and loc.name.startswith(loc.module + ".") \
-        else loc.name
+        return loc.owner.rpartition(".")[2] + "." + loc.name[len(loc.owner) + 1 :]
+    return loc.name[len(loc.module) + 1 :] if loc.module and loc.name.startswith(loc.module + ".") else loc.name
 
 
 def flowchart(trace: Trace, group_by: str = "class", link: LinkFn | None = None) -> str:

@@ -26,13 +26,70 @@ from ..workspace import Workspace
 
 #: Builtins that are plain helpers: calls to them are left out of traces, they carry no flow.
 QUIET_BUILTINS = frozenset(
-    "abs all any bool bytes callable chr dict dir divmod enumerate filter float format frozenset getattr "
-    "hasattr hash id int isinstance issubclass iter len list map max min next object ord print range repr "
-    "reversed round set setattr sorted str sum super tuple type vars zip".split())
+    [
+        "abs",
+        "all",
+        "any",
+        "bool",
+        "bytes",
+        "callable",
+        "chr",
+        "dict",
+        "dir",
+        "divmod",
+        "enumerate",
+        "filter",
+        "float",
+        "format",
+        "frozenset",
+        "getattr",
+        "hasattr",
+        "hash",
+        "id",
+        "int",
+        "isinstance",
+        "issubclass",
+        "iter",
+        "len",
+        "list",
+        "map",
+        "max",
+        "min",
+        "next",
+        "object",
+        "ord",
+        "print",
+        "range",
+        "repr",
+        "reversed",
+        "round",
+        "set",
+        "setattr",
+        "sorted",
+        "str",
+        "sum",
+        "super",
+        "tuple",
+        "type",
+        "vars",
+        "zip",
+    ]
+)
 
 _RANK = {Resolution.DIRECT: 0, Resolution.IMPORT: 1, Resolution.TYPED: 2, Resolution.INHERITED: 3}
-_WRAPPERS = {"Optional", "typing.Optional", "Final", "typing.Final", "ClassVar", "typing.ClassVar",
-             "Annotated", "typing.Annotated", "Awaitable", "typing.Awaitable", "Coroutine"}
+_WRAPPERS = {
+    "Optional",
+    "typing.Optional",
+    "Final",
+    "typing.Final",
+    "ClassVar",
+    "typing.ClassVar",
+    "Annotated",
+    "typing.Annotated",
+    "Awaitable",
+    "typing.Awaitable",
+    "Coroutine",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +184,7 @@ class PythonResolver:
         return found
 
     def module_exists(self, module: str) -> bool:
-        return bool(self.module_files(module)) or any(
-            r.is_package_dir(module) for r in self.workspace.repos.values())
+        return bool(self.module_files(module)) or any(r.is_package_dir(module) for r in self.workspace.repos.values())
 
     def facts_of(self, repo: str, path: str) -> FileFacts:
         facts = self.index.facts(self.workspace.repos[repo], path)
@@ -143,8 +199,11 @@ class PythonResolver:
             return self._entry_from_file(text, repo)
         parts = text.split(".")
         if not all(p.isidentifier() for p in parts):
-            raise CodetraceError("unresolved", f"entry {text!r} is not a dotted Python name",
-                                 "write pkg.module.Class.method or path/to/module.py::Class.method")
+            raise CodetraceError(
+                "unresolved",
+                f"entry {text!r} is not a dotted Python name",
+                "write pkg.module.Class.method or path/to/module.py::Class.method",
+            )
         for i in range(len(parts), 0, -1):
             module = ".".join(parts[:i])
             files = [f for f in self.module_files(module) if repo is None or f[0] == repo]
@@ -152,8 +211,9 @@ class PythonResolver:
                 continue
             rest = parts[i:]
             if not rest:
-                raise CodetraceError("unresolved", f"entry {text!r} is a module, not a function",
-                                     "name a function or method inside it")
+                raise CodetraceError(
+                    "unresolved", f"entry {text!r} is a module, not a function", "name a function or method inside it"
+                )
             value = self._lookup_module_attr(module, rest[0], frozenset())
             resolved = value[0] if value else None
             for j, part in enumerate(rest[1:], start=1):
@@ -162,25 +222,34 @@ class PythonResolver:
                     resolved = member[0] if member else None
                 elif isinstance(resolved, DefV):
                     d = self.facts_of(resolved.sym.repo, resolved.sym.path).definition(
-                        f"{resolved.sym.definition.qualname}.{part}")
-                    resolved = DefV(PySymbol(resolved.sym.repo, resolved.sym.path, resolved.sym.module, d)) \
-                        if d else None
+                        f"{resolved.sym.definition.qualname}.{part}"
+                    )
+                    resolved = (
+                        DefV(PySymbol(resolved.sym.repo, resolved.sym.path, resolved.sym.module, d)) if d else None
+                    )
                 else:
                     resolved = None
                 if resolved is None:
                     failed = ".".join(parts[: i + j + 1])
-                    raise CodetraceError("unresolved", f"entry {text!r}: {failed!r} not found",
-                                         self._suggest_in(files, ".".join(rest[: j + 1])) or
-                                         "check the spelling and the repo's Python roots")
+                    raise CodetraceError(
+                        "unresolved",
+                        f"entry {text!r}: {failed!r} not found",
+                        self._suggest_in(files, ".".join(rest[: j + 1]))
+                        or "check the spelling and the repo's Python roots",
+                    )
             if isinstance(resolved, DefV):
                 return resolved.sym
             raise CodetraceError(
-                "unresolved", f"entry {text!r}: {module!r} has no definition {'.'.join(rest)!r}",
-                self._suggest_in(files, ".".join(rest)) or "check the spelling")
+                "unresolved",
+                f"entry {text!r}: {module!r} has no definition {'.'.join(rest)!r}",
+                self._suggest_in(files, ".".join(rest)) or "check the spelling",
+            )
         known = sorted({".".join(parts[:1])})
-        raise CodetraceError("unresolved", f"entry {text!r}: no module {'.'.join(parts[:-1]) or text!r} in "
-                             f"the configured repos",
-                             f"is {known[0]!r} under a Python root? Set python_roots in codetrace_repos")
+        raise CodetraceError(
+            "unresolved",
+            f"entry {text!r}: no module {'.'.join(parts[:-1]) or text!r} in the configured repos",
+            f"is {known[0]!r} under a Python root? Set python_roots in codetrace_repos",
+        )
 
     def _suggest_in(self, files: list[tuple[str, str]], qualname: str) -> str:
         names = [d.qualname for repo, path in files for d in self.facts_of(repo, path).definitions]
@@ -198,13 +267,17 @@ class PythonResolver:
                 raise CodetraceError(problem.subtype, problem.message, problem.hint)
             definition = facts.definition(qualname)
             if definition is None:
-                raise CodetraceError("unresolved", f"entry {text!r}: no {qualname!r} in {r.name}:{path}",
-                                     suggest(qualname, [d.qualname for d in facts.definitions]) or
-                                     "check the spelling")
+                raise CodetraceError(
+                    "unresolved",
+                    f"entry {text!r}: no {qualname!r} in {r.name}:{path}",
+                    suggest(qualname, [d.qualname for d in facts.definitions]) or "check the spelling",
+                )
             return PySymbol(r.name, path, facts.module, definition)
-        raise CodetraceError("unresolved", f"entry {text!r}: no file {path!r} in "
-                             f"{'repo ' + repr(repo) if repo else 'any configured repo'}",
-                             "file paths are relative to the repo root")
+        raise CodetraceError(
+            "unresolved",
+            f"entry {text!r}: no file {path!r} in {'repo ' + repr(repo) if repo else 'any configured repo'}",
+            "file paths are relative to the repo root",
+        )
 
     # -- call sites -------------------------------------------------------------------------------------------
 
@@ -223,7 +296,7 @@ class PythonResolver:
         value, how = found
         if isinstance(value, ExternalV):
             name = value.name
-            short = name[len("builtins."):] if name.startswith("builtins.") else ""
+            short = name[len("builtins.") :] if name.startswith("builtins.") else ""
             quiet = short in QUIET_BUILTINS or _is_builtin_exception(short)
             return Outcome(Resolution.EXTERNAL, name, quiet=quiet)
         if isinstance(value, DefV) and value.sym.definition.kind == "function":
@@ -231,8 +304,7 @@ class PythonResolver:
         if isinstance(value, DefV):  # instantiation: __init__ along the MRO, else the class itself
             init = self._class_member(value.sym, "__init__")
             if init and isinstance(init[0], DefV):
-                return Outcome(_weaker(how, init[1]), value.sym.qualname, callee=init[0].sym,
-                               constructs=value.sym)
+                return Outcome(_weaker(how, init[1]), value.sym.qualname, callee=init[0].sym, constructs=value.sym)
             return Outcome(how, value.sym.qualname, constructs=value.sym)
         if isinstance(value, InstanceV):
             member = self._class_member(value.cls, "__call__")
@@ -242,7 +314,9 @@ class PythonResolver:
 
     # -- evaluation -------------------------------------------------------------------------------------------
 
-    def _evaluate(self, facts: FileFacts, scope: str, chain: tuple[str, ...], line: int) -> tuple[Value, Resolution] | None:
+    def _evaluate(
+        self, facts: FileFacts, scope: str, chain: tuple[str, ...], line: int
+    ) -> tuple[Value, Resolution] | None:
         self._depth += 1
         if self._depth > 60:
             return None
@@ -290,8 +364,7 @@ class PythonResolver:
             d = parent
         return None
 
-    def _lookup(self, facts: FileFacts, scope: str, name: str, line: int
-                ) -> tuple[Value, Resolution] | None:
+    def _lookup(self, facts: FileFacts, scope: str, name: str, line: int) -> tuple[Value, Resolution] | None:
         """Look ``name`` up from ``scope`` outwards (class bodies are skipped), then module, then builtins."""
         current = scope
         first = True
@@ -309,8 +382,9 @@ class PythonResolver:
             return ExternalV(f"builtins.{name}"), Resolution.EXTERNAL
         return None
 
-    def _lookup_in(self, facts: FileFacts, d: Definition | None, scope: str, name: str, line: int
-                   ) -> tuple[Value | None, Resolution] | None:
+    def _lookup_in(
+        self, facts: FileFacts, d: Definition | None, scope: str, name: str, line: int
+    ) -> tuple[Value | None, Resolution] | None:
         """``name`` in one scope; ``(None, ...)`` when the name is bound there to something unknown."""
         repo, path = self._where(facts)
         if d is not None and d.kind == "function":
@@ -353,8 +427,7 @@ class PythonResolver:
 
     def _binding_value(self, facts: FileFacts, binding: Binding) -> tuple[Value, Resolution] | None:
         if binding.annotation:
-            typed = self._annotation_value(facts, _parent_scope(facts, binding.scope), binding.annotation,
-                                           binding.line)
+            typed = self._annotation_value(facts, _parent_scope(facts, binding.scope), binding.annotation, binding.line)
             if typed is not None:
                 return typed
         if binding.value:
@@ -363,8 +436,9 @@ class PythonResolver:
                 return found[0], _weaker(found[1], Resolution.TYPED)
         return None
 
-    def _annotation_value(self, facts: FileFacts, scope: str, annotation: str, line: int
-                          ) -> tuple[Value, Resolution] | None:
+    def _annotation_value(
+        self, facts: FileFacts, scope: str, annotation: str, line: int
+    ) -> tuple[Value, Resolution] | None:
         chain = annotation_chain(annotation)
         if not chain:
             return None
@@ -392,8 +466,9 @@ class PythonResolver:
             return None  # a module of ours that does not exist: unresolved, not external
         return ExternalV(target), Resolution.EXTERNAL
 
-    def _lookup_module_attr(self, module: str, name: str, seen: frozenset[str], via_star: bool = False
-                            ) -> tuple[Value, Resolution] | None:
+    def _lookup_module_attr(
+        self, module: str, name: str, seen: frozenset[str], via_star: bool = False
+    ) -> tuple[Value, Resolution] | None:
         key = f"{module}.{name}"
         if key in seen or len(seen) > 50:
             return None
@@ -444,7 +519,7 @@ class PythonResolver:
             return self._instance_attribute(value.cls, name)
         if isinstance(value, SuperV):
             mro = self.mro(value.instance_of)
-            after = mro[mro.index(value.cls) + 1:] if value.cls in mro else mro[1:]
+            after = mro[mro.index(value.cls) + 1 :] if value.cls in mro else mro[1:]
             for cls in after:
                 found = self._own_member(cls, name)
                 if found is not None:
@@ -472,9 +547,12 @@ class PythonResolver:
         for c in self.mro(cls):
             facts = self.facts_of(c.repo, c.path)
             prefix = c.definition.qualname + "."
-            candidates = [b for b in facts.bindings
-                          if (b.name == f"self.{name}" and b.scope.startswith(prefix))
-                          or (b.name == name and b.scope == c.definition.qualname)]
+            candidates = [
+                b
+                for b in facts.bindings
+                if (b.name == f"self.{name}" and b.scope.startswith(prefix))
+                or (b.name == name and b.scope == c.definition.qualname)
+            ]
             if not candidates:
                 continue
             # An annotation is a declaration: it wins. Otherwise every assignment must agree, or the
@@ -519,8 +597,9 @@ class PythonResolver:
                 if returns in ("Self", "typing.Self", "typing_extensions.Self") and d.parent:
                     owner = facts.definition(d.parent)
                     if owner is not None and owner.kind == "class":
-                        return InstanceV(PySymbol(value.sym.repo, value.sym.path, value.sym.module, owner)), \
-                            Resolution.TYPED
+                        return InstanceV(
+                            PySymbol(value.sym.repo, value.sym.path, value.sym.module, owner)
+                        ), Resolution.TYPED
                 return self._annotation_value(facts, d.parent, returns, d.line)
             return None
         if isinstance(value, ExternalV):

@@ -1,0 +1,48 @@
+"""Sphinx configuration of the sphinx-codetrace documentation.
+
+These docs are built with the extension they describe: every diagram in them is traced from real code at
+build time, either from the small demo workspace in ``demo/`` or from the extension's own source.
+
+Build (from the repository root)::
+
+    sphinx-build -W --keep-going -b html example_docs example_docs/_build/html
+"""
+
+project = "sphinx-codetrace"
+author = "sphinx-codetrace developers"
+copyright = "sphinx-codetrace developers"  # noqa: A001
+
+# -- codetrace setup (quoted by the tutorial: keep the markers) --------------------------------------------
+# [codetrace-config]
+extensions = [
+    "sphinxext.codetrace",
+    "myst_parser",
+]
+
+codetrace_repos = {
+    # The demo workspace: a toy text-generation server with a src/ layout (see demo/pyproject.toml).
+    "demo": {"path": "demo"},
+    # The extension itself, so a page can trace the directive that draws it. python_roots is pinned to
+    # the repository root: detection would also pick up demo/src (the demo's pyproject.toml lives inside
+    # this repository) and attribute the demo's modules to this repo as well.
+    "codetrace": {"path": "..", "python_roots": ["."]},
+}
+# [/codetrace-config]
+
+# -- general ------------------------------------------------------------------------------------------------
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "demo", "Thumbs.db", ".DS_Store"]
+root_doc = "index"
+pygments_style = "sphinx"
+
+# -- HTML ---------------------------------------------------------------------------------------------------
+html_theme = "alabaster"
+html_title = "sphinx-codetrace"
+html_theme_options = {
+    "description": "Call-chain diagrams traced from real code",
+    "fixed_sidebar": True,
+    "page_width": "1180px",
+    "sidebar_width": "220px",
+}
+# Nothing in these docs loads from the network: codetrace_offline_mermaid (on by default) serves the
+# vendored mermaid.js, and no theme asset comes from a CDN.
