@@ -27,7 +27,7 @@ from ..model import (
 )
 
 #: Bump when the facts this frontend produces change, so cached facts are rebuilt.
-FRONTEND_VERSION = "py-1"
+FRONTEND_VERSION = "py-2"
 
 #: Calls whose first argument is a coroutine that runs as a new task: ``create_task(coro())``.
 _SPAWN_CORO = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe", "start_soon"})
@@ -138,10 +138,23 @@ class _FactsVisitor(cst.CSTVisitor):
                 in_class=bool(self.scopes) and self.scopes[-1][1] == "class",
             )
         )
-        self.scopes.append((qualname, "function"))
 
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+    # Decorators, defaults, annotations and bases run in the enclosing scope: only the body is pushed.
+    def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        self.scopes.append(self._body_scope(node))
+
+    def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
         self.scopes.pop()
+
+    def visit_ClassDef_body(self, node: cst.ClassDef) -> None:
+        self.scopes.append(self._body_scope(node))
+
+    def leave_ClassDef_body(self, node: cst.ClassDef) -> None:
+        self.scopes.pop()
+
+    def _body_scope(self, node: cst.FunctionDef | cst.ClassDef) -> tuple[str, str]:
+        kind = "function" if isinstance(node, cst.FunctionDef) else "class"
+        return self._qualname(node.name.value), kind
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         qualname = self._qualname(node.name.value)
@@ -158,10 +171,6 @@ class _FactsVisitor(cst.CSTVisitor):
                 bases=tuple(self.code(a.value) for a in node.bases if a.keyword is None and not a.star),
             )
         )
-        self.scopes.append((qualname, "class"))
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self.scopes.pop()
 
     # -- imports ----------------------------------------------------------------------------------------------
 
