@@ -168,3 +168,23 @@ def test_myst_directive(make_app, tmp_path, rootdir):
     assert re.search(
         r"index\.md:\d+: WARNING: unknown option :dept: \(hint: did you mean: depth\?\)", app.warning.getvalue()
     )
+
+
+def test_parallel_build_matches_serial(make_app, tmp_path, rootdir):
+    outputs = []
+    for name, parallel in (("serial", 0), ("parallel", 2)):
+        src = tmp_path / name
+        shutil.copytree(rootdir / "test-basic", src)
+        pages = []
+        for i in range(6):
+            pages.append(f"page{i}")
+            (src / f"page{i}.rst").write_text(
+                f"Page {i}\n======\n\n.. codetrace:: Flow {i}\n   :entry: app.store.CachedStore.lookup\n   :depth: {i + 1}\n"
+            )
+        (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n   " + "\n   ".join(pages) + "\n")
+        app = make_app("html", srcdir=src, parallel=parallel)
+        app.build()
+        assert "Traceback" not in app.warning.getvalue()
+        outputs.append([PRE.findall((app.outdir / f"{p}.html").read_text(encoding="utf-8")) for p in pages])
+    assert outputs[0] == outputs[1]
+    assert all(len(diagrams) == 2 for diagrams in outputs[1])
