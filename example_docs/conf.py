@@ -22,10 +22,9 @@ extensions = [
 codetrace_repos = {
     # The demo workspace: a toy text-generation server with a src/ layout (see demo/pyproject.toml).
     "demo": {"path": "demo"},
-    # The extension itself, so a page can trace the directive that draws it. python_roots is pinned to
-    # the repository root: detection would also pick up demo/src (the demo's pyproject.toml lives inside
-    # this repository) and attribute the demo's modules to this repo as well.
-    "codetrace": {"path": "..", "python_roots": ["."]},
+    # The extension itself, so a page can trace the directive that draws it. The demo lies inside this
+    # repository too; a nested repo owns its files, so tinyserve's modules belong to "demo" only.
+    "codetrace": {"path": ".."},
 }
 # [/codetrace-config]
 

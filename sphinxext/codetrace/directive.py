@@ -203,8 +203,12 @@ def _use_local_mermaid(app: Sphinx, config: Any) -> None:
 def _add_mermaid_script(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: nodes.document | None
 ) -> None:
-    if app.config.mermaid_use_local == MERMAID_SHIM and doctree is not None and doctree.next_node(mermaid_node):
+    if doctree is None or not doctree.next_node(mermaid_node):
+        return
+    if app.config.mermaid_use_local == MERMAID_SHIM:
         app.add_js_file(MERMAID_JS, priority=400)
+    if app.config.codetrace_offline_mermaid:  # our static dir is only added in that mode
+        app.add_css_file("codetrace/codetrace.css")
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -55,7 +55,7 @@ class _Walk:
             calls.insert(at, r)
         return calls
 
-    def walk(self, sym: PySymbol, depth: int) -> None:
+    def walk(self, sym: PySymbol, depth: int, self_class: PySymbol | None = None) -> None:
         self.stack.append(sym)
         caller = sym.loc()
         for event in self.events(sym):
@@ -77,13 +77,15 @@ class _Walk:
                     )
                 )
                 continue
-            self.call(sym, caller, event, site, depth + 1)
+            self.call(sym, caller, event, site, depth + 1, self_class)
             if self.truncated:
                 break
         self.stack.pop()
 
-    def call(self, sym: PySymbol, caller: Loc, call: CallSite, site: Site, depth: int) -> None:
-        outcome = self.resolver.resolve_call(sym, call)
+    def call(
+        self, sym: PySymbol, caller: Loc, call: CallSite, site: Site, depth: int, self_class: PySymbol | None
+    ) -> None:
+        outcome = self.resolver.resolve_call(sym, call, self_class)
         if outcome.quiet:
             return
         callee = outcome.callee
@@ -132,7 +134,8 @@ class _Walk:
         )
         if enter and callee is not None:
             self.expanded[callee] = n
-            self.walk(callee, depth)
+            receiver = outcome.receiver if callee.definition.in_class else None
+            self.walk(callee, depth, receiver)
 
 
 def trace_flow(spec: FlowSpec, workspace: Workspace, index: Index, resolver: PythonResolver | None = None) -> Trace:

@@ -419,6 +419,10 @@ class Workspace:
 
     def __init__(self, repos: Iterable[Repo]) -> None:
         self.repos: dict[str, Repo] = {r.name: r for r in sorted(repos, key=lambda r: r.name)}
+        # A repo nested inside another (a demo workspace inside the docs' own repo) owns its files: the outer
+        # repo drops the Python roots that lie in it, so every module has one home.
+        for repo in self.repos.values():
+            repo.python_roots = tuple(r for r in repo.python_roots if self.repo_of(r) is repo)
 
     @classmethod
     def from_configs(

@@ -27,12 +27,15 @@ from ..model import (
 )
 
 #: Bump when the facts this frontend produces change, so cached facts are rebuilt.
-FRONTEND_VERSION = "py-2"
+FRONTEND_VERSION = "py-3"
 
 #: Calls whose first argument is a coroutine that runs as a new task: ``create_task(coro())``.
 _SPAWN_CORO = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe", "start_soon"})
 #: Calls that run a callable they are handed: ``to_thread(fn, ...)``, ``submit(fn, ...)``.
-_SPAWN_CALLABLE_ARG0 = frozenset({"to_thread", "submit", "call_soon", "call_soon_threadsafe", "apply_async"})
+_SPAWN_CALLABLE_ARG0 = frozenset({"to_thread", "call_soon", "call_soon_threadsafe"})
+#: ``submit``/``apply_async`` hand a callable to a pool only when the receiver is one (``self.executor``):
+#: a method of that name elsewhere (``scheduler.submit(seq)``) is an ordinary call.
+_POOL_SUBMIT = frozenset({"submit", "apply_async"})
 _SPAWN_CALLABLE_ARG1 = frozenset({"run_in_executor"})
 
 _MAX_TEXT = 120
@@ -212,6 +215,12 @@ class _FactsVisitor(cst.CSTVisitor):
             return
         target: cst.BaseExpression | None = None
         if last in _SPAWN_CALLABLE_ARG0 and positional:
+            target = positional[0].value
+        elif (
+            last in _POOL_SUBMIT
+            and positional
+            and any(w in part.lower() for part in chain[:-1] for w in ("executor", "pool"))
+        ):
             target = positional[0].value
         elif last in _SPAWN_CALLABLE_ARG1 and len(positional) > 1:
             target = positional[1].value

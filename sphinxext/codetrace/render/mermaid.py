@@ -23,6 +23,7 @@ from ..model import Loc, Resolution, Step, StepKind, Trace
 #: Characters written as themselves in labels; everything else becomes ``#<code>;``.
 _SAFE = re.compile(r"[A-Za-z0-9 _.,()\[\]/:=*?!@~'^+\-]")
 _MAX_LABEL = 72
+_MAX_CALL = 56  # the callee and its parameter types; notes after it are never cut
 
 LinkFn = Callable[[str, str, int], "str | None"]
 
@@ -51,9 +52,9 @@ def url(value: str | None) -> str | None:
 
 
 def short_name(step: Step) -> str:
-    """The name an arrow shows: the callee's last component (``Class()`` for a construction)."""
+    """The name an arrow shows: the callee's last component (the class name for a construction)."""
     if step.callee is not None and step.callee.name.endswith(".__init__") and step.target != step.callee.name:
-        return step.target.rpartition(".")[2] + "()"
+        return step.target.rpartition(".")[2]
     if step.callee is not None:
         return step.callee.name.rpartition(".")[2].rpartition("::")[2]
     return step.target
@@ -80,9 +81,12 @@ def _target_unit(step: Step, group_by: str) -> tuple[str, str]:
 
 
 def _message(step: Step) -> str:
+    """The arrow text: number, kind, callee with parameter types (cut to fit), then the notes in full."""
     label = short_name(step)
     if step.signature is not None and step.resolution is not Resolution.EXTERNAL:
         label += f"({step.signature.args_text()})"
+    if len(label) > _MAX_CALL:
+        label = label[: _MAX_CALL - 1] + "…"
     if step.kind is StepKind.AWAIT:
         label = "await " + label
     elif step.kind is StepKind.SPAWN:
@@ -127,7 +131,7 @@ def sequence_diagram(trace: Trace, group_by: str = "class") -> str:
             arrow += "+"
             returns = step.signature.returns if step.signature and step.signature.returns else "return"
             open_calls.append((step.depth, src, dst, returns))
-        lines.append(f"    {src}{arrow}{dst}: {text(_message(step))}")
+        lines.append(f"    {src}{arrow}{dst}: {text(_message(step), 160)}")
     while open_calls:
         _, a, b, ret = open_calls.pop()
         lines.append(f"    {b}-->>-{a}: {text(ret)}")

@@ -156,6 +156,7 @@ class Outcome:
     target: str  # readable callee: qualified name, external dotted name, or the source text
     callee: PySymbol | None = None
     constructs: PySymbol | None = None  # the class, when the call instantiates it
+    receiver: PySymbol | None = None  # the class of the instance a method was called on
     quiet: bool = False  # a builtin helper call: not drawn
 
 
@@ -167,6 +168,9 @@ class PythonResolver:
         self.index = index
         self._modules: dict[str, list[tuple[str, str]]] = {}
         self._mro: dict[PySymbol, list[PySymbol]] = {}
+        self._external_bases: dict[PySymbol, list[str]] = {}  # filled by mro(): bases outside the workspace
+        self._receiver: PySymbol | None = None  # class of the instance the last evaluated chain called on
+        self._self_class: PySymbol | None = None  # the walk's knowledge of what ``self`` is in this frame
         self._origin: dict[int, tuple[str, str]] = {}  # id(facts) -> (repo, path); the index keeps them alive
         self._depth = 0
 
@@ -281,16 +285,22 @@ class PythonResolver:
 
     # -- call sites -------------------------------------------------------------------------------------------
 
-    def resolve_call(self, sym: PySymbol, call: CallSite) -> Outcome:
-        """What the call at ``call`` inside ``sym`` calls."""
+    def resolve_call(self, sym: PySymbol, call: CallSite, self_class: PySymbol | None = None) -> Outcome:
+        """What the call at ``call`` inside ``sym`` calls. ``self_class`` is the class of ``self`` when the
+        walk knows it is a subclass of the method's own class (a base method reached on a derived instance):
+        then ``self.m()`` finds the override."""
         if not call.chain:
             return Outcome(Resolution.UNRESOLVED, call.text)
         facts = self.facts_of(sym.repo, sym.path)
         self._depth = 0
+        self._receiver = None
+        self._self_class = self_class
         try:
             found = self._evaluate(facts, call.scope, call.chain, call.line)
         except RecursionError:  # pathological alias cycles
             found = None
+        finally:
+            self._self_class = None
         if found is None:
             return Outcome(Resolution.UNRESOLVED, call.text)
         value, how = found
@@ -300,11 +310,17 @@ class PythonResolver:
             quiet = short in QUIET_BUILTINS or _is_builtin_exception(short)
             return Outcome(Resolution.EXTERNAL, name, quiet=quiet)
         if isinstance(value, DefV) and value.sym.definition.kind == "function":
-            return Outcome(how, value.sym.qualname, callee=value.sym)
+            return Outcome(how, value.sym.qualname, callee=value.sym, receiver=self._receiver)
         if isinstance(value, DefV):  # instantiation: __init__ along the MRO, else the class itself
             init = self._class_member(value.sym, "__init__")
             if init and isinstance(init[0], DefV):
-                return Outcome(_weaker(how, init[1]), value.sym.qualname, callee=init[0].sym, constructs=value.sym)
+                return Outcome(
+                    _weaker(how, init[1]),
+                    value.sym.qualname,
+                    callee=init[0].sym,
+                    constructs=value.sym,
+                    receiver=value.sym,
+                )
             return Outcome(how, value.sym.qualname, constructs=value.sym)
         if isinstance(value, InstanceV):
             member = self._class_member(value.cls, "__call__")
@@ -339,6 +355,11 @@ class PythonResolver:
         for element in chain[1:]:
             is_call = element.endswith("()")
             attr = element[:-2] if is_call else element
+            self._receiver = (
+                value.cls
+                if isinstance(value, InstanceV)
+                else (value.instance_of if isinstance(value, SuperV) else None)
+            )
             member = self._attribute(value, attr)
             if member is None:
                 return None
@@ -395,6 +416,8 @@ class PythonResolver:
                     owner = facts.definition(d.parent)
                     if owner is not None and owner.kind == "class" and "staticmethod" not in d.decorators:
                         cls = PySymbol(repo, path, facts.module, owner)
+                        if self._self_class is not None and cls in self.mro(self._self_class):
+                            cls = self._self_class
                         if "classmethod" in d.decorators:
                             return DefV(cls), Resolution.TYPED
                         return InstanceV(cls), Resolution.TYPED
@@ -514,9 +537,9 @@ class PythonResolver:
             return None
         if isinstance(value, InstanceV):
             member = self._class_member(value.cls, name)
-            if member is not None:
-                return member
-            return self._instance_attribute(value.cls, name)
+            if member is None:
+                member = self._instance_attribute(value.cls, name)
+            return member if member is not None else self._external_member(self.mro(value.cls), name)
         if isinstance(value, SuperV):
             mro = self.mro(value.instance_of)
             after = mro[mro.index(value.cls) + 1 :] if value.cls in mro else mro[1:]
@@ -524,7 +547,14 @@ class PythonResolver:
                 found = self._own_member(cls, name)
                 if found is not None:
                     return found, Resolution.INHERITED
-            return None
+            return self._external_member([value.cls, *after], name)
+        return None
+
+    def _external_member(self, classes: list[PySymbol], name: str) -> tuple[Value, Resolution] | None:
+        """``name`` on the first base outside the workspace (``SphinxDirective.get_location``), if any."""
+        for cls in classes:
+            for base in self._external_bases.get(cls, ()):
+                return ExternalV(f"{base}.{name}"), Resolution.EXTERNAL
         return None
 
     def _own_member(self, cls: PySymbol, name: str) -> Value | None:
@@ -582,6 +612,8 @@ class PythonResolver:
             found = self._evaluate(facts, cls.definition.parent, chain, cls.definition.line)
             if found and isinstance(found[0], DefV) and found[0].sym.definition.kind == "class":
                 bases.append(found[0].sym)
+            elif found and isinstance(found[0], ExternalV):
+                self._external_bases.setdefault(cls, []).append(found[0].name)
         result = [cls, *_c3([self.mro(b) for b in bases] + [bases])]
         self._mro[cls] = result
         return result
@@ -661,25 +693,41 @@ def _parent_scope(facts: FileFacts, scope: str) -> str:
 _SUBSCRIPT = re.compile(r"^([\w.]+)\[(.*)\]$")
 
 
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split on ``sep`` outside brackets."""
+    parts, depth, current = [], 0, []
+    for ch in text:
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        if ch == sep and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current).strip())
+    return parts
+
+
 def annotation_chain(text: str) -> tuple[str, ...]:
     """The class a type annotation names, as a chain: ``Optional["pkg.Foo"]`` is ``("pkg", "Foo")``.
 
     ``X | None``, ``Optional[X]`` and ``Union[X, None]`` give ``X``; other generics give their origin
-    (``list[Foo]`` is ``list``). Anything else gives ``()``.
+    (``list[Foo]`` is ``list``, ``asyncio.Task[None] | None`` is ``asyncio.Task``). Anything else gives ``()``.
     """
     text = text.strip().strip("'\"").strip()
-    if "|" in text and "[" not in text:
-        options = [p.strip() for p in text.split("|") if p.strip() not in ("None", "")]
-        if len(options) != 1:
-            return ()
-        text = options[0]
+    options = [p for p in _split_top(text, "|") if p not in ("None", "")]
+    if len(options) != 1:
+        return ()
+    text = options[0].strip("'\"")
     m = _SUBSCRIPT.match(text)
     if m:
         origin, inner = m.group(1), m.group(2)
         if origin in _WRAPPERS:
-            return annotation_chain(inner.split(",")[0])
+            return annotation_chain(_split_top(inner, ",")[0])
         if origin in ("Union", "typing.Union"):
-            options = [p.strip() for p in inner.split(",") if p.strip() != "None"]
+            options = [p for p in _split_top(inner, ",") if p != "None"]
             return annotation_chain(options[0]) if len(options) == 1 else ()
         text = origin
     parts = text.split(".")
