@@ -10,7 +10,7 @@ Build (from the repository root)::
 
 project = "sphinx-codetrace"
 author = "sphinx-codetrace developers"
-copyright = "sphinx-codetrace developers"  # noqa: A001
+copyright = "sphinx-codetrace developers"
 
 # -- codetrace setup (quoted by the tutorial: keep the markers) --------------------------------------------
 # [codetrace-config]

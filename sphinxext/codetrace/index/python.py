@@ -214,9 +214,7 @@ class _FactsVisitor(cst.CSTVisitor):
             self._spawned.add(id(positional[0].value))
             return
         target: cst.BaseExpression | None = None
-        if last in _SPAWN_CALLABLE_ARG0 and positional:
-            target = positional[0].value
-        elif (
+        if (last in _SPAWN_CALLABLE_ARG0 and positional) or (
             last in _POOL_SUBMIT
             and positional
             and any(w in part.lower() for part in chain[:-1] for w in ("executor", "pool"))
