@@ -79,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         options["max-steps"] = str(args.max_steps)
     try:
         spec = parse_options(args.title, options)
+    except CodetraceError as exc:
+        print(f"codetrace: error: {exc}", file=sys.stderr)
+        return 2
+    try:
         workspace, errors = Workspace.from_configs(args.repo)
         for error in errors:
             print(f"codetrace: warning: {error}", file=sys.stderr)

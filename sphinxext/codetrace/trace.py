@@ -42,9 +42,16 @@ class _Walk:
         self.resolver = resolver
         self.steps: list[Step] = []
         self.stack: list[PySymbol] = []
-        self.expanded: dict[PySymbol, int] = {}
+        # (callee, class of self) -> step that expanded it: a base method on two subclasses differs
+        self.expanded: dict[tuple[PySymbol, PySymbol | None], int] = {}
         self.stops: list[str] = []
         self.truncated = False
+
+    def full(self) -> bool:
+        """Whether another step would exceed ``max-steps`` (and mark the trace truncated if so)."""
+        if len(self.steps) >= self.spec.max_steps:
+            self.truncated = True
+        return self.truncated
 
     def events(self, sym: PySymbol) -> list[CallSite | RaiseSite]:
         facts = self.resolver.facts_of(sym.repo, sym.path)
@@ -59,11 +66,10 @@ class _Walk:
         self.stack.append(sym)
         caller = sym.loc()
         for event in self.events(sym):
-            if len(self.steps) >= self.spec.max_steps:
-                self.truncated = True
-                break
             site = Site(sym.repo, sym.path, event.line)
             if isinstance(event, RaiseSite):
+                if self.full():
+                    break
                 self.steps.append(
                     Step(
                         len(self.steps) + 1,
@@ -86,7 +92,7 @@ class _Walk:
         self, sym: PySymbol, caller: Loc, call: CallSite, site: Site, depth: int, self_class: PySymbol | None
     ) -> None:
         outcome = self.resolver.resolve_call(sym, call, self_class)
-        if outcome.quiet:
+        if outcome.quiet or self.full():
             return
         callee = outcome.callee
         target_sym = callee or outcome.constructs
@@ -101,10 +107,11 @@ class _Walk:
                 self.stops.append(name)
         elif callee is not None:
             module = callee.module
+            receiver = outcome.receiver if callee.definition.in_class else None
             if callee in self.stack:
                 note = "recursion"
-            elif callee in self.expanded:
-                note = f"expanded at step {self.expanded[callee]}"
+            elif (callee, receiver) in self.expanded:
+                note = f"expanded at step {self.expanded[callee, receiver]}"
             elif depth >= self.spec.depth:
                 note = "depth limit"
             elif self.spec.include and not matches(module, self.spec.include):
@@ -133,8 +140,8 @@ class _Walk:
             )
         )
         if enter and callee is not None:
-            self.expanded[callee] = n
             receiver = outcome.receiver if callee.definition.in_class else None
+            self.expanded[callee, receiver] = n
             self.walk(callee, depth, receiver)
 
 
@@ -147,7 +154,7 @@ def trace_flow(spec: FlowSpec, workspace: Workspace, index: Index, resolver: Pyt
             workspace.repo(spec.repo)  # unknown repo: a clear error before anything else
         entry = resolver.resolve_entry(spec.entry, spec.repo)
         walk = _Walk(spec, resolver)
-        walk.expanded[entry] = 0
+        walk.expanded[entry, None] = 0
         walk.walk(entry, 0)
     problems: list[Diagnostic] = []
     files: list[str] = []

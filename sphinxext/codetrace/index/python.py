@@ -27,7 +27,7 @@ from ..model import (
 )
 
 #: Bump when the facts this frontend produces change, so cached facts are rebuilt.
-FRONTEND_VERSION = "py-3"
+FRONTEND_VERSION = "py-4"
 
 #: Calls whose first argument is a coroutine that runs as a new task: ``create_task(coro())``.
 _SPAWN_CORO = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe", "start_soon"})
@@ -49,6 +49,10 @@ def chain_of(node: cst.BaseExpression) -> tuple[str, ...]:
         base = chain_of(node.value)
         return (*base, node.attr.value) if base else ()
     if isinstance(node, cst.Call):
+        if isinstance(node.func, cst.Name) and node.func.value == "super" and node.args:
+            # super(Cls, self): the lookup starts after Cls, written "super[Cls]()"
+            cls = chain_of(node.args[0].value)
+            return (f"super[{'.'.join(cls)}]()",) if cls and "()" not in "".join(cls) else ()
         base = chain_of(node.func)
         return (*base[:-1], base[-1] + "()") if base else ()
     if isinstance(node, cst.Await):
@@ -66,6 +70,7 @@ class _FactsVisitor(cst.CSTVisitor):
         self.is_package = is_package
         self.scopes: list[tuple[str, str]] = []  # (qualname, kind)
         self.handlers: list[tuple[str, ...]] = []
+        self._saved_handlers: list[list[tuple[str, ...]]] = []
         self.definitions: list[Definition] = []
         self.imports: list[Import] = []
         self.calls: list[CallSite] = []
@@ -143,17 +148,28 @@ class _FactsVisitor(cst.CSTVisitor):
         )
 
     # Decorators, defaults, annotations and bases run in the enclosing scope: only the body is pushed.
+    # A body also starts afresh with no enclosing ``try``: a handler around a ``def`` does not guard the calls
+    # its body makes later.
     def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
-        self.scopes.append(self._body_scope(node))
+        self._enter_body(node)
 
     def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
-        self.scopes.pop()
+        self._leave_body()
 
     def visit_ClassDef_body(self, node: cst.ClassDef) -> None:
-        self.scopes.append(self._body_scope(node))
+        self._enter_body(node)
 
     def leave_ClassDef_body(self, node: cst.ClassDef) -> None:
+        self._leave_body()
+
+    def _enter_body(self, node: cst.FunctionDef | cst.ClassDef) -> None:
+        self.scopes.append(self._body_scope(node))
+        self._saved_handlers.append(self.handlers)
+        self.handlers = []
+
+    def _leave_body(self) -> None:
         self.scopes.pop()
+        self.handlers = self._saved_handlers.pop()
 
     def _body_scope(self, node: cst.FunctionDef | cst.ClassDef) -> tuple[str, str]:
         kind = "function" if isinstance(node, cst.FunctionDef) else "class"
@@ -283,19 +299,48 @@ class _FactsVisitor(cst.CSTVisitor):
             return f"self.{target.attr.value}"
         return None
 
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if len(node.targets) != 1:
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression | None, line: int) -> None:
+        """Record what ``target`` is bound to: a chain when ``value`` is one, otherwise an opaque binding
+        (the name is local and its type unknown, so it shadows outer names). ``= None`` records nothing."""
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                inner = element.value
+                self._bind(inner, None, line)
             return
-        name = self._target_name(node.targets[0].target)
+        name = self._target_name(target)
         if name is None:
             return
-        if name == "__all__" and not self.scopes:
-            self._record_all(node.value)
+        if isinstance(value, cst.Name) and value.value == "None":
             return
-        value = chain_of(node.value)
-        if value:
+        chain = chain_of(value) if value is not None else ()
+        self.bindings.append(Binding(self.scope, name, line, value=chain))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        line, _ = self.pos(node)
+        if len(node.targets) == 1:
+            name = self._target_name(node.targets[0].target)
+            if name == "__all__" and not self.scopes:
+                self._record_all(node.value)
+                return
+        for target in node.targets:
+            self._bind(target.target, node.value if len(node.targets) == 1 else None, line)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target, node.value, self.pos(node)[0])
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target, None, self.pos(node)[0])
+
+    def visit_With(self, node: cst.With) -> None:
+        line, _ = self.pos(node)
+        for item in node.items:
+            if item.asname is not None:
+                self._bind(item.asname.name, None, line)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None and isinstance(node.name.name, cst.Name) and node.type is not None:
             line, _ = self.pos(node)
-            self.bindings.append(Binding(self.scope, name, line, value=value))
+            self.bindings.append(Binding(self.scope, node.name.name.value, line, annotation=self.code(node.type)))
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         name = self._target_name(node.target)

@@ -51,9 +51,13 @@ def url(value: str | None) -> str | None:
     return quote(value, safe=":/#?&=+-_.~%,@!$'()*;")
 
 
+def _constructs(step: Step) -> bool:
+    return step.callee is not None and step.callee.name.endswith(".__init__") and step.target != step.callee.name
+
+
 def short_name(step: Step) -> str:
     """The name an arrow shows: the callee's last component (the class name for a construction)."""
-    if step.callee is not None and step.callee.name.endswith(".__init__") and step.target != step.callee.name:
+    if _constructs(step):
         return step.target.rpartition(".")[2]
     if step.callee is not None:
         return step.callee.name.rpartition(".")[2].rpartition("::")[2]
@@ -130,6 +134,8 @@ def sequence_diagram(trace: Trace, group_by: str = "class") -> str:
         if step.entered and step.kind is not StepKind.SPAWN:
             arrow += "+"
             returns = step.signature.returns if step.signature and step.signature.returns else "return"
+            if _constructs(step):
+                returns = step.target.rpartition(".")[2]  # __init__ returns None; the caller gets the instance
             open_calls.append((step.depth, src, dst, returns))
         lines.append(f"    {src}{arrow}{dst}: {text(_message(step), 160)}")
     while open_calls:

@@ -241,6 +241,12 @@ class PythonResolver:
                         self._suggest_in(files, ".".join(rest[: j + 1]))
                         or "check the spelling and the repo's Python roots",
                     )
+            if isinstance(resolved, DefV) and resolved.sym.definition.kind == "class":
+                raise CodetraceError(
+                    "unresolved",
+                    f"entry {text!r} is a class, not a function",
+                    f"start from one of its methods, e.g. {text}.__init__",
+                )
             if isinstance(resolved, DefV):
                 return resolved.sym
             raise CodetraceError(
@@ -342,6 +348,9 @@ class PythonResolver:
         if name == "super" and is_call:
             found = self._super(facts, scope)
             is_call = False
+        elif name.startswith("super[") and is_call:
+            found = self._super(facts, scope, tuple(name[len("super[") : -1].split(".")), line)
+            is_call = False
         else:
             found = self._lookup(facts, scope, name, line)
         if found is None:
@@ -371,9 +380,24 @@ class PythonResolver:
                 value, how = result[0], _weaker(how, result[1])
         return value, how
 
-    def _super(self, facts: FileFacts, scope: str) -> tuple[Value, Resolution] | None:
+    def _super(
+        self, facts: FileFacts, scope: str, start: tuple[str, ...] = (), line: int = 0
+    ) -> tuple[Value, Resolution] | None:
+        """``super()`` (lookups start after the enclosing class) or ``super(Cls, self)`` (after ``Cls``), on
+        the class of ``self`` when the walk knows it."""
         cls = self._enclosing_class(facts, scope)
-        return (SuperV(cls, cls), Resolution.INHERITED) if cls else None
+        if cls is None:
+            return None
+        instance = cls
+        if self._self_class is not None and cls in self.mro(self._self_class):
+            instance = self._self_class
+        after = cls
+        if start:
+            found = self._evaluate(facts, scope, start, line)
+            if found is None or not isinstance(found[0], DefV) or found[0].sym.definition.kind != "class":
+                return None
+            after = found[0].sym
+        return SuperV(after, instance), Resolution.INHERITED
 
     def _enclosing_class(self, facts: FileFacts, scope: str) -> PySymbol | None:
         d = facts.definition(scope)
@@ -433,9 +457,9 @@ class PythonResolver:
             if imp.scope == scope and imp.name == name and not imp.star:
                 found = self._import(imp.target, frozenset())
                 return found if found is not None else (None, Resolution.UNRESOLVED)
-        binding = _last_binding(facts, scope, name, line)
-        if binding is not None:
-            found = self._binding_value(facts, binding)
+        bindings = _bindings_before(facts, scope, name, line)
+        if bindings:
+            found = self._agreed_value(facts, bindings)
             return found if found is not None else (None, Resolution.UNRESOLVED)
         if not scope:
             for imp in facts.imports:
@@ -447,6 +471,21 @@ class PythonResolver:
 
     def _where(self, facts: FileFacts) -> tuple[str, str]:
         return self._origin[id(facts)]
+
+    def _agreed_value(self, facts: FileFacts, bindings: list[Binding]) -> tuple[Value, Resolution] | None:
+        """The value every binding gives the name, or None when they disagree or one is unknown: a name set
+        to different things in two branches is not guessed."""
+        values: set[Value | None] = set()
+        how = Resolution.DIRECT
+        for binding in bindings:
+            found = self._binding_value(facts, binding)
+            values.add(found[0] if found is not None else None)
+            if found is not None:
+                how = _weaker(how, found[1])
+            if len(values) > 1:
+                return None
+        value = values.pop()
+        return (value, how) if value is not None else None
 
     def _binding_value(self, facts: FileFacts, binding: Binding) -> tuple[Value, Resolution] | None:
         if binding.annotation:
@@ -508,9 +547,9 @@ class PythonResolver:
                     found = self._import(imp.target, seen)
                     if found is not None:
                         return found
-            binding = _last_binding(facts, "", name, 1 << 30)
-            if binding is not None:
-                found = self._binding_value(facts, binding)
+            bindings = _bindings_before(facts, "", name, 1 << 30)
+            if bindings:
+                found = self._agreed_value(facts, bindings)
                 if found is not None:
                     return found
         if self.module_exists(key):
@@ -675,14 +714,12 @@ def _weaker(a: Resolution, b: Resolution) -> Resolution:
     return a if _RANK[a] >= _RANK[b] else b
 
 
-def _last_binding(facts: FileFacts, scope: str, name: str, line: int) -> Binding | None:
-    best: Binding | None = None
-    for b in facts.bindings:
-        if b.scope == scope and b.name == name and b.line <= line and (best is None or b.line >= best.line):
-            best = b
-    if best is None:  # bound later in the scope (a loop, a closure called later): take the first one
-        best = next((b for b in facts.bindings if b.scope == scope and b.name == name), None)
-    return best
+def _bindings_before(facts: FileFacts, scope: str, name: str, line: int) -> list[Binding]:
+    """Bindings of ``name`` in ``scope`` made before ``line``; all of them when none is (a loop, a closure
+    called later)."""
+    found = [b for b in facts.bindings if b.scope == scope and b.name == name]
+    before = [b for b in found if b.line <= line]
+    return before or found
 
 
 def _parent_scope(facts: FileFacts, scope: str) -> str:

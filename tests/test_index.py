@@ -1,0 +1,453 @@
+"""Index: the Python frontend's facts for one file, and the content-addressed disk cache."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from helpers import make_workspace
+
+from sphinxext.codetrace.index import Index
+from sphinxext.codetrace.index.python import chain_of, parse_python
+from sphinxext.codetrace.model import (
+    Binding,
+    FileFacts,
+    Import,
+    Lang,
+    Param,
+    StepKind,
+    facts_from_plain,
+    to_plain,
+)
+from sphinxext.codetrace.workspace import RepoConfig
+
+SOURCE = textwrap.dedent('''\
+    """Module docstring."""
+    import os.path
+    import numpy as np
+    from typing import Optional
+    from .sibling import helper as h
+    from ..up import thing
+    from . import peer
+    from .stars import *
+
+    __all__ = ["Service", "run"]
+
+
+    @decorator
+    @other.deco(arg=1)
+    async def run(a: int, b: "Store" = None, *args: str, key: Optional[int] = 3, **kw) -> list[str]:
+        await fetch(a)
+        return [x async for x in stream()]
+
+
+    class Service(Base, metaclass=Meta):
+        limit: int = 3
+
+        def __init__(self, store: Store) -> None:
+            self.store = store
+            self.cache = Cache()
+            self.count: int = 0
+
+        def go(self, key):
+            def inner():
+                return helper()
+
+            try:
+                try:
+                    self.store.get(transform(key), other(key))
+                except (KeyError, IndexError):
+                    recover()
+            except ValueError as exc:
+                raise RuntimeError("wrapped") from exc
+            if not key:
+                raise
+            value = Factory().build().run()
+            asyncio.create_task(self.background(key))
+            loop.run_in_executor(None, blocking, key)
+            threading.Thread(target=self.worker, daemon=True).start()
+            return inner()
+    ''')
+
+
+@pytest.fixture(scope="module")
+def facts() -> FileFacts:
+    return parse_python(SOURCE, "pkg/sub/mod.py", "pkg.sub.mod", is_package=False)
+
+
+def line_of(text: str, occurrence: int = 1) -> int:
+    seen = 0
+    for number, line in enumerate(SOURCE.splitlines(), start=1):
+        if text in line:
+            seen += 1
+            if seen == occurrence:
+                return number
+    raise AssertionError(text)
+
+
+def test_header(facts: FileFacts) -> None:
+    assert (facts.path, facts.lang, facts.module, facts.error) == ("pkg/sub/mod.py", Lang.PYTHON, "pkg.sub.mod", None)
+    assert facts.all_names == ("Service", "run")
+
+
+def test_definitions_use_the_def_line_not_the_decorator(facts: FileFacts) -> None:
+    run = facts.definition("run")
+    assert run is not None
+    assert run.line == line_of("async def run") != line_of("@decorator")
+    assert run.end_line == line_of("return [x async for x")
+    assert run.decorators == ("decorator", "other.deco(arg=1)")
+    assert run.is_async and run.kind == "function" and not run.in_class and run.parent == ""
+    assert run.returns == "list[str]"
+
+
+def test_params_and_annotations(facts: FileFacts) -> None:
+    assert facts.definition("run").params == (
+        Param("a", "int"),
+        Param("b", '"Store"', has_default=True),
+        Param("args", "str", star="*"),
+        Param("key", "Optional[int]", has_default=True),
+        Param("kw", None, star="**"),
+    )
+    init = facts.definition("Service.__init__")
+    assert init.params == (Param("self"), Param("store", "Store"))
+    assert init.returns == "None"
+    assert not init.is_async
+
+
+def test_classes_methods_and_nested_functions(facts: FileFacts) -> None:
+    service = facts.definition("Service")
+    assert (service.kind, service.bases, service.line) == ("class", ("Base",), line_of("class Service"))
+    go = facts.definition("Service.go")
+    assert go.in_class and go.parent == "Service"
+    inner = facts.definition("Service.go.inner")
+    assert inner is not None and inner.parent == "Service.go" and not inner.in_class
+    assert [d.qualname for d in facts.definitions] == [
+        "run",
+        "Service",
+        "Service.__init__",
+        "Service.go",
+        "Service.go.inner",
+    ]
+
+
+def test_imports_made_absolute_in_a_module(facts: FileFacts) -> None:
+    assert [(i.name, i.target, i.star) for i in facts.imports] == [
+        ("os", "os", False),
+        ("np", "numpy", False),
+        ("Optional", "typing.Optional", False),
+        ("h", "pkg.sub.sibling.helper", False),
+        ("thing", "pkg.up.thing", False),
+        ("peer", "pkg.sub.peer", False),
+        ("*", "pkg.sub.stars", True),
+    ]
+    assert facts.imports[0] == Import("", "os", "os", line_of("import os.path"))
+
+
+def test_relative_imports_in_a_package_init_are_relative_to_the_package() -> None:
+    source = "from .sibling import helper\nfrom ..up import thing\nfrom . import peer\nfrom .stars import *\n"
+    init = parse_python(source, "pkg/sub/__init__.py", "pkg.sub", is_package=True)
+    module = parse_python(source, "pkg/sub/mod.py", "pkg.sub.mod", is_package=False)
+    assert [i.target for i in init.imports] == [
+        "pkg.sub.sibling.helper",
+        "pkg.up.thing",
+        "pkg.sub.peer",
+        "pkg.sub.stars",
+    ]
+    assert [i.target for i in module.imports] == [
+        "pkg.sub.sibling.helper",
+        "pkg.up.thing",
+        "pkg.sub.peer",
+        "pkg.sub.stars",
+    ]
+    top = parse_python(source, "pkg/__init__.py", "pkg", is_package=True)
+    assert [i.target for i in top.imports][:3] == ["pkg.sibling.helper", "up.thing", "pkg.peer"]
+
+
+def test_import_aliases_and_scopes() -> None:
+    facts = parse_python("import a.b.c\nimport a.b as ab\ndef f():\n    from x import y as z\n", "m.py", "m", False)
+    assert [(i.scope, i.name, i.target) for i in facts.imports] == [
+        ("", "a", "a"),
+        ("", "ab", "a.b"),
+        ("f", "z", "x.y"),
+    ]
+
+
+def calls_in(facts: FileFacts, scope: str):
+    return [c for c in facts.calls if c.scope == scope]
+
+
+def test_calls_in_execution_order(facts: FileFacts) -> None:
+    go = calls_in(facts, "Service.go")
+    texts = [c.text for c in go]
+    # arguments are evaluated before the call that takes them
+    assert texts.index("transform") < texts.index("self.store.get")
+    assert texts.index("other") < texts.index("self.store.get")
+    assert texts.index("transform") < texts.index("other")
+    # chained calls: the inner call first
+    assert texts.index("Factory") < texts.index("Factory().build") < texts.index("Factory().build().run")
+    chain = next(c for c in go if c.text == "Factory().build().run").chain
+    assert chain == ("Factory()", "build()", "run")
+    assert texts[-1] == "inner"
+    assert [c.text for c in calls_in(facts, "Service.go.inner")] == ["helper"]
+    # a call site's position is where its callee expression starts
+    get = next(c for c in go if c.text == "self.store.get")
+    assert (get.line, get.col) == (line_of("self.store.get"), line_of_col("self.store.get"))
+    assert get.args == ("transform(key)", "other(key)")
+
+
+def line_of_col(text: str) -> int:
+    return SOURCE.splitlines()[line_of(text) - 1].index(text)
+
+
+def test_await_and_spawn_kinds(facts: FileFacts) -> None:
+    run = calls_in(facts, "run")
+    assert [(c.text, c.kind) for c in run] == [("fetch", StepKind.AWAIT), ("stream", StepKind.CALL)]
+    go = {c.text: c for c in calls_in(facts, "Service.go")}
+    assert go["self.background"].kind is StepKind.SPAWN
+    assert go["asyncio.create_task"].kind is StepKind.CALL
+    assert go["blocking"].kind is StepKind.SPAWN  # run_in_executor(None, fn, ...)
+    assert go["self.worker"].kind is StepKind.SPAWN  # Thread(target=...)
+    assert go["self.store.get"].kind is StepKind.CALL
+
+
+def test_handlers_inside_try(facts: FileFacts) -> None:
+    go = {c.text: c for c in calls_in(facts, "Service.go")}
+    assert go["self.store.get"].handlers == ("(KeyError, IndexError)", "ValueError")  # innermost first
+    assert go["transform"].handlers == ("(KeyError, IndexError)", "ValueError")
+    assert go["recover"].handlers == ("ValueError",)  # in the inner handler: only the outer try guards it
+    assert go["RuntimeError"].handlers == ()  # in a handler of the outer try: not guarded
+    assert go["Factory"].handlers == ()
+    assert go["inner"].handlers == ()
+
+
+def test_bare_except_is_base_exception() -> None:
+    facts = parse_python("def f():\n    try:\n        g()\n    except:\n        pass\n", "m.py", "m", False)
+    assert facts.calls[0].handlers == ("BaseException",)
+
+
+def test_handlers_do_not_leak_into_functions_defined_in_a_try() -> None:
+    source = textwrap.dedent("""\
+        try:
+            import numpy
+            def fast(x):
+                return numpy.sum(x)
+        except ImportError:
+            pass
+        """)
+    facts = parse_python(source, "m.py", "m", False)
+    (call,) = calls_in(facts, "fast")
+    assert call.handlers == ()
+
+
+def test_raise_sites(facts: FileFacts) -> None:
+    raises = [(r.scope, r.line, r.text) for r in facts.raises]
+    assert raises == [
+        ("Service.go", line_of('raise RuntimeError("wrapped")'), 'RuntimeError("wrapped")'),
+        ("Service.go", SOURCE.splitlines().index("            raise") + 1, "(re-raise)"),
+    ]
+
+
+def test_decorator_and_default_calls_belong_to_the_enclosing_scope() -> None:
+    source = textwrap.dedent("""\
+        @register("h")
+        def handler(a=make_default()):
+            return helper()
+        """)
+    facts = parse_python(source, "m.py", "m", False)
+    assert {c.text: c.scope for c in facts.calls} == {"register": "", "make_default": "", "helper": "handler"}
+
+
+def test_bindings(facts: FileFacts) -> None:
+    bindings = {(b.scope, b.name): b for b in facts.bindings}
+    assert bindings[("Service.__init__", "self.store")].value == ("store",)
+    assert bindings[("Service.__init__", "self.cache")].value == ("Cache()",)
+    assert bindings[("Service.__init__", "self.count")].annotation == "int"
+    assert bindings[("Service", "limit")] == Binding("Service", "limit", line_of("limit: int"), (), "int")
+    assert bindings[("Service.go", "value")].value == ("Factory()", "build()", "run()")
+    assert ("", "__all__") not in bindings
+
+
+def test_all_names_only_for_literal_lists() -> None:
+    assert parse_python("__all__ = ('a', 'b')\n", "m.py", "m", False).all_names == ("a", "b")
+    assert parse_python("__all__ = ['a'] + other\n", "m.py", "m", False).all_names is None
+    assert parse_python("__all__ = [name]\n", "m.py", "m", False).all_names is None
+    assert parse_python("x = 1\n", "m.py", "m", False).all_names is None
+
+
+def test_chain_of_non_chains() -> None:
+    import libcst as cst
+
+    assert chain_of(cst.parse_expression("a.b.c")) == ("a", "b", "c")
+    assert chain_of(cst.parse_expression("a().b")) == ("a()", "b")
+    assert chain_of(cst.parse_expression("super().f")) == ("super()", "f")
+    assert chain_of(cst.parse_expression("d['k'].f")) == ()
+    assert chain_of(cst.parse_expression("(lambda: 1)")) == ()
+    assert chain_of(cst.parse_expression("None")) == ()
+
+
+def test_uncalled_subscript_call_has_empty_chain_and_keeps_text() -> None:
+    facts = parse_python("def f(t):\n    t['k'](1)\n", "m.py", "m", False)
+    (call,) = facts.calls
+    assert call.chain == () and call.text == "t['k']"
+
+
+def test_syntax_error_gives_error_facts() -> None:
+    facts = parse_python("def broken(:\n    pass\n", "b.py", "b", False)
+    assert facts.error is not None and "syntax error" in facts.error
+    assert facts.definitions == facts.calls == facts.imports == ()
+
+
+def test_long_callee_text_is_shortened() -> None:
+    name = "a" * 300
+    facts = parse_python(f"def f():\n    {name}()\n", "m.py", "m", False)
+    assert len(facts.calls[0].text) == 120 and facts.calls[0].text.endswith("…")
+
+
+def test_facts_survive_a_plain_round_trip(facts: FileFacts) -> None:
+    plain = json.loads(json.dumps(to_plain(facts)))
+    assert facts_from_plain(plain) == facts
+
+
+# -- the Index and its disk cache ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def repo_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg/__init__.py").write_text("from .a import f\n", encoding="utf-8")
+    (root / "pkg/a.py").write_text("def f():\n    return g()\n\ndef g():\n    return 1\n", encoding="utf-8")
+    (root / "pkg/bad.py").write_text("def broken(:\n", encoding="utf-8")
+    return root
+
+
+def new_index(repo_dir: Path, cache: Path | None) -> tuple[Index, object]:
+    workspace = make_workspace(RepoConfig("r", repo_dir))
+    return Index(workspace, cache), workspace.repo("r")
+
+
+def test_index_facts_are_memoised_and_recorded(repo_dir: Path) -> None:
+    index, repo = new_index(repo_dir, None)
+    with index.recording() as touched:
+        first = index.facts(repo, "pkg/a.py")
+        second = index.facts(repo, "pkg/a.py")
+    assert first is second
+    assert index.parsed == 1
+    assert touched == {("r", "pkg/a.py")}
+    assert first.module == "pkg.a"
+    assert [d.qualname for d in first.definitions] == ["f", "g"]
+    assert index.facts(repo, "pkg/__init__.py").imports[0].target == "pkg.a.f"
+
+
+def test_index_problems_never_raise(repo_dir: Path) -> None:
+    index, repo = new_index(repo_dir, None)
+    bad = index.facts(repo, "pkg/bad.py")
+    assert bad.error and index.problem("r", "pkg/bad.py").subtype == "parse"
+    missing = index.facts(repo, "../outside.py")
+    assert missing.error and index.problem("r", "../outside.py").subtype == "read"
+    assert index.problem("r", "pkg/a.py") is None
+    assert index.facts(repo, "pkg/a.py").error is None
+
+
+def cache_files(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.rglob("*.json") if not p.name.startswith(".tmp-"))
+
+
+def test_disk_cache_serves_a_second_index(repo_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    index1, repo1 = new_index(repo_dir, cache)
+    facts1 = [index1.facts(repo1, p) for p in ("pkg/a.py", "pkg/__init__.py", "pkg/bad.py")]
+    assert index1.parsed == 3
+    assert len(cache_files(cache)) == 3
+    assert not list(cache.rglob(".tmp-*"))  # atomic writes leave no temporary files
+
+    index2, repo2 = new_index(repo_dir, cache)
+    facts2 = [index2.facts(repo2, p) for p in ("pkg/a.py", "pkg/__init__.py", "pkg/bad.py")]
+    assert index2.parsed == 0
+    assert facts2 == facts1
+    assert index2.problem("r", "pkg/bad.py").subtype == "parse"  # a cached error still warns
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "",
+        "{",
+        "[]",
+        "null",
+        '{"format": 1}',
+        '{"format": 99, "key": "x", "facts": {}}',
+        "KEY_WITH_BAD_FACTS",
+        "KEY_WITH_BAD_KIND",
+    ],
+)
+def test_corrupt_cache_entries_are_reparsed(repo_dir: Path, tmp_path: Path, damage: str) -> None:
+    cache = tmp_path / "cache"
+    index1, repo1 = new_index(repo_dir, cache)
+    good = index1.facts(repo1, "pkg/a.py")
+    (entry,) = cache_files(cache)
+    key = entry.stem
+    if damage == "KEY_WITH_BAD_FACTS":
+        damage = json.dumps({"format": 1, "key": key, "facts": {"path": "x", "definitions": [{"bogus": 1}]}})
+    elif damage == "KEY_WITH_BAD_KIND":
+        plain = to_plain(good)
+        plain["calls"][0]["kind"] = "teleport"
+        damage = json.dumps({"format": 1, "key": key, "facts": plain})
+    entry.write_text(damage, encoding="utf-8")
+
+    index2, repo2 = new_index(repo_dir, cache)
+    assert index2.facts(repo2, "pkg/a.py") == good
+    assert index2.parsed == 1
+    # the re-parse repaired the entry
+    index3, repo3 = new_index(repo_dir, cache)
+    assert index3.facts(repo3, "pkg/a.py") == good and index3.parsed == 0
+
+
+def test_cache_entry_for_another_key_is_ignored(repo_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    index1, repo1 = new_index(repo_dir, cache)
+    index1.facts(repo1, "pkg/a.py")
+    (entry,) = cache_files(cache)
+    data = json.loads(entry.read_text(encoding="utf-8"))
+    data["facts"]["definitions"] = []  # poisoned facts...
+    data["key"] = "0" * 64  # ...filed under a key that does not match
+    entry.write_text(json.dumps(data), encoding="utf-8")
+    index2, repo2 = new_index(repo_dir, cache)
+    assert [d.qualname for d in index2.facts(repo2, "pkg/a.py").definitions] == ["f", "g"]
+    assert index2.parsed == 1
+
+
+def test_edited_file_is_reparsed(repo_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    index1, repo1 = new_index(repo_dir, cache)
+    index1.facts(repo1, "pkg/a.py")
+    index1.facts(repo1, "pkg/__init__.py")
+    (repo_dir / "pkg/a.py").write_text("def f():\n    return h()\n\ndef h():\n    return 2\n", encoding="utf-8")
+    index2, repo2 = new_index(repo_dir, cache)
+    facts = index2.facts(repo2, "pkg/a.py")
+    index2.facts(repo2, "pkg/__init__.py")
+    assert index2.parsed == 1  # only the edited file
+    assert [d.qualname for d in facts.definitions] == ["f", "h"]
+    assert [c.text for c in facts.calls] == ["h"]
+
+
+def test_same_content_at_another_path_is_not_shared(repo_dir: Path, tmp_path: Path) -> None:
+    """The cache key includes the path and module: a copy of a file must not come back with the
+    original's path or module."""
+    (repo_dir / "pkg/copy.py").write_bytes((repo_dir / "pkg/a.py").read_bytes())
+    cache = tmp_path / "cache"
+    index, repo = new_index(repo_dir, cache)
+    a = index.facts(repo, "pkg/a.py")
+    copy = index.facts(repo, "pkg/copy.py")
+    assert (a.path, a.module) == ("pkg/a.py", "pkg.a")
+    assert (copy.path, copy.module) == ("pkg/copy.py", "pkg.copy")
+    assert index.parsed == 2
+
+
+def test_unwritable_cache_dir_does_not_break_indexing(repo_dir: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache directory should be", encoding="utf-8")
+    index, repo = new_index(repo_dir, blocker)
+    assert [d.qualname for d in index.facts(repo, "pkg/a.py").definitions] == ["f", "g"]
