@@ -17,6 +17,8 @@ for (const name of ["Element", "Node", "DocumentFragment", "HTMLTemplateElement"
   globalThis[name] = function () {};
 }
 globalThis.Element.prototype.cloneNode = function () {};
+// `box <colour> label` checks the colour with `new Option().style` (a DOM API): a plain object accepts it.
+globalThis.Option = function () { this.style = {}; };
 globalThis.document = {
   nodeType: 9,
   implementation: { createHTMLDocument() { return { body: {} }; } },

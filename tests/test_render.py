@@ -27,9 +27,15 @@ SEQUENCE_LINE = re.compile(
     "|".join(
         [
             r"sequenceDiagram",
-            rf"    (?:actor|participant) {ID} as {SAFE}",
-            rf"    {ID}(?:->>\+?|-\)|-->>-){ID}: {SAFE}",
-            rf"    Note over {ID}: {SAFE}",
+            rf"    actor {ID} as caller",
+            rf"    box rgb\(\d+,\d+,\d+\) {SAFE}",
+            rf"    participant {ID} as {SAFE}",
+            r"    end",
+            r"    autonumber(?: off| \d+)?",
+            rf"    {ID}(?:->>\+?|->\+?|-\)\+?|-->>-|--x){ID}: {SAFE}",
+            rf"    (?:critical|break) {SAFE}",
+            rf"    Note over {ID}(?:,{ID})?: {SAFE}",
+            rf"    link {ID}: {SAFE} @ {URL_SAFE}",
         ]
     )
 )
@@ -37,14 +43,15 @@ FLOWCHART_LINE = re.compile(
     "|".join(
         [
             r"flowchart LR",
-            rf'    subgraph g\d+\["{SAFE}"\]',
-            rf'        n\d+\["{SAFE}"\]',
-            r"    end",
-            rf'    n\d+ (?:-->|-\.->)\|"{SAFE}"\| n\d+',
+            rf'    (?:    )?subgraph g\d+\["{SAFE}"\]',
+            rf'        (?:    )?n\d+\["{SAFE}"\]',
+            r"    (?:    )?end",
+            rf'    n\d+ (?:-->|-\.->|==>)\|"{SAFE}"\| n\d+',
             rf'    click n\d+ href "{URL_SAFE}" "{SAFE}" _blank',
             r"    classDef entry stroke-width:3px",
             r"    classDef stop stroke-dasharray:4 3",
             r"    class n\d+(?:,n\d+)* (?:entry|stop)",
+            rf'    hidden\["{SAFE}"\]',
         ]
     )
 )
@@ -176,9 +183,14 @@ def test_hostile_names_stay_inside_labels(word: str) -> None:
 def test_end_never_becomes_a_statement() -> None:
     out = flowchart(hostile_trace("end"), "class", https_link)
     lines = out.split("\n")
-    assert lines.count("    end") == sum(1 for line in lines if line.lstrip().startswith("subgraph "))
-    seq = sequence_diagram(hostile_trace("end"))
-    assert not any(line.strip() == "end" for line in seq.split("\n"))
+    assert sum(1 for line in lines if line.strip() == "end") == sum(
+        1 for line in lines if line.lstrip().startswith("subgraph ")
+    )
+    seq = sequence_diagram(hostile_trace("end")).split("\n")
+    # an `end` line only ever closes a box, critical or break block the renderer opened
+    openers = sum(1 for line in seq if re.match(r"    (?:box|critical|break) ", line))
+    assert seq.count("    end") == openers
+    assert not any(line.strip() == "end" and line != "    end" for line in seq)
 
 
 # -- text() and url() --------------------------------------------------------------------------------------------
@@ -253,7 +265,7 @@ def test_url_escapes_what_could_leave_the_quotes() -> None:
 
 # -- sequence diagrams -------------------------------------------------------------------------------------------
 
-ARROW = re.compile(r"^    (p\d+)(->>|-\)|-->>)([+-]?)(p\d+): ")
+ARROW = re.compile(r"^    (p\d+)(->>|->|-\)|-->>|--x)([+-]?)(p\d+): ")
 
 
 def check_activations(out: str) -> int:
@@ -266,7 +278,7 @@ def check_activations(out: str) -> int:
             continue
         src, arrow, sign, dst = m.groups()
         if sign == "+":
-            assert arrow == "->>"
+            assert arrow in ("->>", "->", "-)")
             stack.append(dst)
             count += 1
         elif sign == "-":
@@ -323,23 +335,25 @@ def test_activations_balanced_when_depth_drops_by_several_levels() -> None:
     assert check_activations(out) == 5
     lines = out.split("\n")
     # the three open calls are closed, innermost first, before step 5 is drawn
-    i = next(n for n, line in enumerate(lines) if ": 5 " in line)
-    assert [line.split(":")[0].strip() for line in lines[i - 3 : i]] == ["p5-->>-p4", "p4-->>-p3", "p3-->>-p2"]
+    i = next(n for n, line in enumerate(lines) if "(expanded at step 3)" in line)
+    assert lines[i - 1] == "    autonumber 5"  # returns are unnumbered; numbering resumes at the step's number
+    assert [line.split(":")[0].strip() for line in lines[i - 4 : i - 1]] == ["p5-->>-p4", "p4-->>-p3", "p3-->>-p2"]
     assert "-)" in out and "spawn" in out
 
 
 def test_sequence_diagram_content() -> None:
     trace = hostile_trace("plain")
     out = sequence_diagram(trace)
-    assert out.startswith("sequenceDiagram\n    actor p1 as caller\n")
-    assert "Note over p3: 2 raise plain" in out
-    assert ": 4 await f()" in out
-    assert ": 5 ? plain (plain)" in out
-    assert "-)" in out and ": 6 spawn f (plain)" in out
-    assert ": 1 plain(x: plain, *rest: plain) [except plain]" in out
-    assert ": 7 plain(x: plain, *rest: plain) (stop)" in out
+    assert out.startswith("sequenceDiagram\n    actor p1 as caller\n    box rgb(235,243,255) r (python)\n")
+    assert "    critical try, except plain\n    autonumber 1\n" in out  # step 1 is guarded by `except plain`
+    assert ": plain(x: plain, *rest: plain)\n" in out
+    assert "    break raise plain\n    p3--xp2: raise plain\n    end\n" in out  # autonumber runs on: step 2
+    assert "p3-)+p5: await f()" in out  # await: an async arrow that returns
+    assert ": ? plain (plain)" in out
+    assert "p2-)p5: spawn f (plain)" in out  # spawn: async, no activation, no return
+    assert ": plain(x: plain, *rest: plain) (stop)" in out
     truncated = sequence_diagram(hostile_trace("plain", truncated=True))
-    assert "Note over p2: truncated after 7 steps (max-steps)" in truncated
+    assert "Note over p1,p2: truncated after 7 steps (max-steps)" in truncated
     assert "truncated" not in out
 
 
@@ -378,7 +392,7 @@ def test_flowchart_marks_entry_and_stops() -> None:
     stop_line = next(line for line in lines if line.endswith(" stop") and line.startswith("    class "))
     assert stop_line == "    class n2 stop"
     assert '    n1 -->|"1, 7"| n2' in lines  # the two calls share one edge
-    assert '    n1 -.->|"6"| n4' in lines  # a spawn is dashed
+    assert '    n1 -.->|"6 spawn"| n4' in lines  # a spawn is dashed and says so
     assert '    n2 -.->|"3"| n3' in lines  # so is a call to external code
     assert not any("raise" in line for line in lines)
 
@@ -405,9 +419,12 @@ def test_output_is_deterministic(fixture_traces) -> None:
 def test_ids_follow_first_appearance(fixture_traces) -> None:
     out = sequence_diagram(fixture_traces["shipyard.flows.pipeline"])
     ids = re.findall(r"(?:actor|participant) (p\d+)", out)
-    assert ids == [f"p{i}" for i in range(1, len(ids) + 1)]
+    # ids are numbered in order of first appearance; declarations are grouped into boxes
+    assert sorted(ids, key=lambda p: int(p[1:])) == [f"p{i}" for i in range(1, len(ids) + 1)]
+    first_use = re.findall(r"^    (p\d+)-", out, flags=re.M)
+    assert list(dict.fromkeys(first_use))[:2] == ["p1", "p2"]
     flow = flowchart(fixture_traces["shipyard.flows.pipeline"])
-    nodes = re.findall(r"^        (n\d+)\[", flow, flags=re.M)
+    nodes = re.findall(r"^ +(n\d+)\[", flow, flags=re.M)
     assert sorted(nodes, key=lambda n: int(n[1:])) == [f"n{i}" for i in range(1, len(nodes) + 1)]
 
 
@@ -483,9 +500,9 @@ def test_mermaid_reads_back_hostile_labels() -> None:
         assert seq["ok"], (word, seq.get("error"))
         assert flow["ok"], (word, flow.get("error"))
         # every message and note says exactly what _message meant, however hostile the names
-        signals = [m for m in seq["messages"] if m["type"] in (0, 2, 24) and m["message"]]
+        signals = [m for m in seq["messages"] if m["type"] in (0, 4, 5, 24) and m["message"]]
         expected = [
-            shown(_message(s), 160) if s.kind is not StepKind.RAISE else shown(f"{s.n} raise {s.target}")
+            shown(_message(s), 160) if s.kind is not StepKind.RAISE else shown(f"raise {s.target}", 160)
             for s in trace.steps
         ]
         assert [decode(m["message"]).strip() for m in signals[1 : 1 + len(expected)]] == expected, word
@@ -515,10 +532,19 @@ def test_mermaid_parses_fixture_diagrams(fixture_traces) -> None:
         assert result["ok"], result.get("error")
         assert result["type"] == kind
         if kind == "sequence":
-            arrows = [m for m in result["messages"] if m["type"] in (0, 1, 24)]
-            visible = [s for s in trace.steps if s.kind is not StepKind.RAISE]
-            entered = [s for s in visible if s.entered and s.kind is not StepKind.SPAWN]
-            assert len(arrows) == 2 + len(visible) + len(entered)  # entry call and return, steps, returns
+            arrows, numbers, counter, on = [], [], 1, True
+            for m in result["messages"]:
+                if m["type"] == 26:  # autonumber [start] / off
+                    on = m["message"]["visible"]
+                    counter = m["message"].get("start") or counter
+                elif m["type"] in (0, 1, 4, 5, 24):  # call, return, raise, candidate, async
+                    arrows.append(m)
+                    numbers.append(counter if on else None)
+                    counter += 1 if on else 0
+            entered = [s for s in trace.steps if s.entered and s.kind is not StepKind.SPAWN]
+            assert len(arrows) == 2 + len(trace.steps) + len(entered)  # entry call and return, steps, returns
+            # mermaid's autonumber gives every step arrow the number of its row in the step table
+            assert [n for n in numbers if n is not None] == [s.n for s in trace.steps]
         else:
             links = [v for v in result["vertices"] if v["link"]]
             symbols = {trace.entry.name} | {s.callee.name for s in trace.steps if s.callee is not None}
@@ -539,10 +565,10 @@ def test_a_construction_reads_as_the_class_and_returns_the_instance() -> None:
     diagram = sequence_diagram(trace)
     ctor = next(s for s in trace.steps if s.target == "shipyard.store.Store")
     assert ctor.callee is not None and ctor.callee.name == "shipyard.store.Store.__init__"
-    assert f"{ctor.n} Store(root: str)" in diagram
+    assert ": Store(root: str)" in diagram
     assert "Store()(" not in diagram
     # the dashed return of the construction carries the class, not __init__'s None
     lines = diagram.splitlines()
-    call_at = next(i for i, line in enumerate(lines) if f": {ctor.n} Store(" in line)
+    call_at = next(i for i, line in enumerate(lines) if ": Store(root: str)" in line)
     returns = [line for line in lines[call_at:] if "-->>-" in line]
     assert returns and returns[0].endswith(": Store")

@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.format == "json":
         print(json.dumps(trace.to_json(), indent=2, sort_keys=False))
     elif args.format == "mermaid":
-        sys.stdout.write(sequence_diagram(trace, spec.group_by))
+        sys.stdout.write(sequence_diagram(trace, spec.group_by, link=lambda r, p, n: workspace.repos[r].link(p, n)))
     else:
         sys.stdout.write(
             flowchart(trace, spec.group_by, lambda repo, path, line: workspace.repos[repo].link(path, line))

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -24,7 +25,7 @@ from sphinxcontrib.mermaid import mermaid as mermaid_node
 
 from .diagnostics import CodetraceError, Diagnostic
 from .model import Trace
-from .render import StepRow, flowchart, sequence_diagram, step_rows
+from .render import Budget, StepRow, flowchart, sequence_diagram, step_rows
 from .spec import OPTIONS, FlowSpec, parse_options
 from .trace import Engine
 from .workspace import DEFAULT_MAX_FILE_BYTES, Workspace, parse_repo_configs
@@ -116,10 +117,16 @@ class CodetraceDirective(SphinxDirective):
         box = nodes.container(classes=["codetrace"])
         self.set_source_info(box)
         box += nodes.rubric(text=spec.title)
+        budget = Budget(self.config.codetrace_max_messages, self.config.codetrace_max_participants)
+        # Diagrams need mermaid's JavaScript: HTML only. Other builders (LaTeX, text) get the step table.
+        diagrams = addnodes.only(expr="html")
         if spec.diagram in ("sequence", "both"):
-            box += self._mermaid(sequence_diagram(trace, spec.group_by), f"{spec.title}: sequence diagram")
+            code = sequence_diagram(trace, spec.group_by, spec.hide, budget, link)
+            diagrams += self._mermaid(code, f"{spec.title}: sequence diagram")
         if spec.diagram in ("flowchart", "both"):
-            box += self._mermaid(flowchart(trace, spec.group_by, link), f"{spec.title}: call graph")
+            code = flowchart(trace, spec.group_by, link, spec.hide)
+            diagrams += self._mermaid(code, f"{spec.title}: call graph")
+        box += diagrams
         if trace.truncated:
             box += nodes.paragraph(
                 text=f"Truncated: the trace stopped after {len(trace.steps)} steps (:max-steps: {spec.max_steps}).",
@@ -127,7 +134,8 @@ class CodetraceDirective(SphinxDirective):
             )
         if spec.caption:
             box += nodes.paragraph(text=spec.caption, classes=["codetrace-caption"])
-        box += _table(step_rows(trace, link))
+        serial = self.env.new_serialno("codetrace")
+        box += _table(step_rows(trace, link), f"codetrace-{serial}")
         return box
 
     def _mermaid(self, code: str, alt: str) -> nodes.Node:
@@ -154,7 +162,8 @@ def _text_cell(value: str, literal: bool = False) -> nodes.entry:
     return nodes.entry("", para)
 
 
-def _table(rows: list[StepRow]) -> nodes.table:
+def _table(rows: list[StepRow], anchor: str) -> nodes.table:
+    """The step table; row ``n`` has the id ``<anchor>-step-<n>`` so a step can be linked to."""
     headers = ("#", "Call", "Kind", "Data", "Call site", "Definition")
     widths = (4, 36, 14, 22, 18, 18)
     table = nodes.table(classes=["codetrace-steps"])
@@ -170,7 +179,7 @@ def _table(rows: list[StepRow]) -> nodes.table:
     group += head
     body = nodes.tbody()
     for r in rows:
-        row = nodes.row()
+        row = nodes.row(ids=[f"{anchor}-step-{r.n}"])
         row += _text_cell(str(r.n))
         indent = "\u00a0\u00a0" * max(r.depth - 1, 0)
         call = nodes.entry()
@@ -217,6 +226,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("codetrace_cache_dir", None, "", types=[str, type(None)])
     app.add_config_value("codetrace_max_file_bytes", DEFAULT_MAX_FILE_BYTES, "env", types=[int])
     app.add_config_value("codetrace_offline_mermaid", True, "html", types=[bool])
+    app.add_config_value("codetrace_max_messages", Budget().messages, "env", types=[int])
+    app.add_config_value("codetrace_max_participants", Budget().participants, "env", types=[int])
     app.add_directive("codetrace", CodetraceDirective)
     app.connect("config-inited", _use_local_mermaid, priority=800)
     app.connect("builder-inited", _make_engine)

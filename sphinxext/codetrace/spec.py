@@ -27,10 +27,13 @@ OPTIONS: dict[str, str] = {
     "max-steps": f"hard bound on the number of steps; a visible note says when it is hit (default {DEFAULT_MAX_STEPS})",
     "include": "module globs the walk may enter (default: every module of the configured repos)",
     "exclude": "module globs the walk never enters (calls into them are still shown)",
+    "expect": "symbols or globs the flow must pass through, in order ('a -> b' or 'a, b'); else codetrace.drift",
+    "name": "the flow's key in the lock file (default: the title); must be unique in the document",
     "diagram": "sequence, flowchart or both (default both)",
     "group-by": "participant unit: class, module, file or repo (default class)",
     "repo": "the repo the entry is looked up in, when names are ambiguous",
     "caption": "text under the diagrams (default: the directive's title)",
+    "hide": "symbols or globs left out of the diagrams with everything they call (the table keeps them)",
 }
 
 _REPO_PREFIX = re.compile(r"^([A-Za-z_][\w.-]*):(?!:)(.+)$")
@@ -48,15 +51,23 @@ class FlowSpec:
     max_steps: int = DEFAULT_MAX_STEPS
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    expect: tuple[str, ...] = ()
+    name: str = ""
     diagram: str = "both"
     group_by: str = "class"
     caption: str = ""
+    hide: tuple[str, ...] = ()
 
 
 def split_list(text: str) -> tuple[str, ...]:
     """Items separated by commas, spaces or newlines; order kept, duplicates dropped."""
     items = [item for item in re.split(r"[\s,]+", text.strip()) if item]
     return tuple(dict.fromkeys(items))
+
+
+def split_waypoints(text: str) -> tuple[str, ...]:
+    """``:expect:`` items, separated by ``->``, commas, spaces or newlines; order and repeats kept."""
+    return tuple(item for item in re.split(r"[\s,]+|->", text.strip()) if item)
 
 
 def _int(name: str, text: str, low: int, high: int) -> int:
@@ -77,6 +88,13 @@ def _choice(name: str, text: str, choices: tuple[str, ...]) -> str:
         raise CodetraceError(
             "spec", f":{name}: must be one of {', '.join(choices)}, got {text.strip()!r}", suggest(value, choices)
         )
+    return value
+
+
+def _name(text: str | None) -> str:
+    value = " ".join((text or "").split())
+    if text is not None and not value:
+        raise CodetraceError("spec", ":name: must not be empty", "write ':name: a-short-key' or drop the option")
     return value
 
 
@@ -114,7 +132,10 @@ def parse_options(title: str, options: Mapping[str, str | None]) -> FlowSpec:
         else DEFAULT_MAX_STEPS,
         include=split_list(options.get("include") or ""),
         exclude=split_list(options.get("exclude") or ""),
+        expect=split_waypoints(options.get("expect") or ""),
+        name=_name(options.get("name")),
         diagram=_choice("diagram", options["diagram"] or "", DIAGRAMS) if "diagram" in options else "both",
         group_by=_choice("group-by", options["group-by"] or "", GROUP_BY) if "group-by" in options else "class",
         caption=(options.get("caption") or "").strip(),
+        hide=split_list(options.get("hide") or ""),
     )

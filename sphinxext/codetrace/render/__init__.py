@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model import Resolution, Step, Trace
-from .mermaid import LinkFn, flowchart, sequence_diagram, text, url
+from .mermaid import Budget, LinkFn, flowchart, sequence_diagram, text, url
 
-__all__ = ["Link", "StepRow", "flowchart", "sequence_diagram", "step_rows", "text", "url"]
+__all__ = ["Budget", "Link", "StepRow", "flowchart", "sequence_diagram", "step_rows", "text", "url"]
 
 
 @dataclass(frozen=True, slots=True)

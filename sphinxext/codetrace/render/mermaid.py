@@ -6,19 +6,28 @@ every label goes through :func:`text`, which keeps a small safe alphabet and wri
 mermaid entity code (``#35;``), so no name, type or path can close a label, start a comment or inject
 markup. Links go through :func:`url`, which admits only ``http(s)`` URLs.
 
-Sequence messages carry the step number of the step table (mermaid cannot link messages, so the table holds
-the ``file:line`` links), the callee's short name with its parameter types, and returns carry the return
-type. Steps the walk entered are activated and get a dashed return arrow; awaits are labelled, spawns are
-async arrows (``-)``), raises are crossed arrows back to the caller.
+The sequence diagram numbers its arrows with mermaid's ``autonumber``, kept equal to the step numbers of the
+step table (which holds the ``file:line`` links): returns are drawn with numbering switched off. Arrow kinds:
+a certain call is ``->>``, a candidate of dynamic dispatch ``->`` (no arrowhead), ``await``/spawn/queue
+hand-offs are async arrows ``-)``, returns dashed ``-->>`` with the return type, raises ``--x`` back to the
+caller inside a ``break`` block. Calls guarded by ``except`` clauses sit in a ``critical`` block naming the
+handlers; language crossings get a note. Participants are grouped into ``box``es by repo and language.
+
+Large flows stay readable: a :class:`Budget` of messages collapses the deepest sub-chains into the arrow that
+leads to them (``+N calls``), too many participants fall back to a coarser grouping, and ``hide`` patterns drop
+steps (and what they call) from the diagrams; each of these leaves a visible note. The step table always
+lists every step.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from urllib.parse import quote
 
-from ..model import Loc, Resolution, Step, StepKind, Trace
+from ..model import Lang, Loc, Resolution, Step, StepKind, Trace
 
 #: Characters written as themselves in labels; everything else becomes ``#<code>;``.
 _SAFE = re.compile(r"[A-Za-z0-9 _.,()\[\]/:=*?!@~'^+\-]")
@@ -26,6 +35,19 @@ _MAX_LABEL = 72
 _MAX_CALL = 56  # the callee and its parameter types; notes after it are never cut
 
 LinkFn = Callable[[str, str, int], "str | None"]
+
+_BOX_COLOURS = {Lang.PYTHON: "rgb(235,243,255)", Lang.RUST: "rgb(255,240,228)", None: "rgb(242,242,242)"}
+_COARSER = {"class": "module", "module": "file", "file": "repo"}
+_ASYNC_KINDS = (StepKind.AWAIT, StepKind.SPAWN, StepKind.QUEUE)
+_CROSSINGS = (StepKind.PY_TO_RUST, StepKind.RUST_TO_PY, StepKind.BRIDGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """How much one diagram may show before it collapses: arrows (calls and returns) and participants."""
+
+    messages: int = 150
+    participants: int = 16
 
 
 def text(value: str, limit: int = _MAX_LABEL) -> str:
@@ -51,6 +73,78 @@ def url(value: str | None) -> str | None:
     return quote(value, safe=":/#?&=+-_.~%,@!$'()*;")
 
 
+# -- what to show -------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _View:
+    """The steps a diagram shows, after ``hide`` and the message budget, with what was left out."""
+
+    steps: list[Step]
+    collapsed: dict[int, int] = field(default_factory=dict)  # step n -> calls folded into it
+    hidden: int = 0
+    depth_cut: int | None = None
+
+
+def _name(step: Step) -> str:
+    return step.callee.name if step.callee is not None else step.target
+
+
+def _subtrees(steps: Sequence[Step]) -> list[tuple[Step, int]]:
+    """Each step with the index just past its sub-chain (the following steps that are deeper)."""
+    out = []
+    for i, step in enumerate(steps):
+        j = i + 1
+        while j < len(steps) and steps[j].depth > step.depth:
+            j += 1
+        out.append((step, j))
+    return out
+
+
+def _message_count(steps: Sequence[Step]) -> int:
+    return sum(2 if s.entered and s.kind not in (StepKind.SPAWN, StepKind.QUEUE) else 1 for s in steps)
+
+
+def select(trace: Trace, hide: Sequence[str] = (), budget: Budget | None = None) -> _View:
+    """Apply ``hide`` patterns, then fold the deepest sub-chains until the message budget holds."""
+    steps = list(trace.steps)
+    hidden = 0
+    if hide:
+        kept: list[Step] = []
+        skip_below: int | None = None
+        for step in steps:
+            if skip_below is not None and step.depth > skip_below:
+                hidden += 1
+                continue
+            skip_below = None
+            if any(fnmatchcase(_name(step), p) or _name(step).endswith("." + p) for p in hide):
+                hidden += 1
+                skip_below = step.depth
+                continue
+            kept.append(step)
+        steps = kept
+    view = _View(steps, hidden=hidden)
+    budget = budget or Budget()
+    if _message_count(steps) <= budget.messages:
+        return view
+    max_depth = max((s.depth for s in steps), default=1)
+    for cut in range(max_depth - 1, 0, -1):
+        shown = [s for s in steps if s.depth <= cut]
+        if _message_count(shown) <= budget.messages or cut == 1:
+            collapsed = {}
+            for step, end in _subtrees(steps):
+                if step.depth == cut and end > steps.index(step) + 1:
+                    collapsed[step.n] = end - steps.index(step) - 1
+            view.steps, view.collapsed, view.depth_cut = shown, collapsed, cut
+            if cut == 1 and _message_count(shown) > budget.messages:
+                view.steps = shown[: budget.messages // 2]
+            return view
+    return view
+
+
+# -- labels ------------------------------------------------------------------------------------------------------
+
+
 def _constructs(step: Step) -> bool:
     return step.callee is not None and step.callee.name.endswith(".__init__") and step.target != step.callee.name
 
@@ -60,8 +154,32 @@ def short_name(step: Step) -> str:
     if _constructs(step):
         return step.target.rpartition(".")[2]
     if step.callee is not None:
-        return step.callee.name.rpartition(".")[2].rpartition("::")[2]
+        return short_name_of(step.callee)
     return step.target
+
+
+def short_name_of(loc: Loc) -> str:
+    return loc.name.rpartition(".")[2].rpartition("::")[2]
+
+
+def _message(step: Step, collapsed: int = 0) -> str:
+    """The arrow text: kind, callee with parameter types (cut to fit), then the notes in full."""
+    label = short_name(step)
+    if step.signature is not None and step.resolution is not Resolution.EXTERNAL:
+        label += f"({step.signature.args_text()})"
+    if len(label) > _MAX_CALL:
+        label = label[: _MAX_CALL - 1] + "…"
+    if step.kind in (StepKind.AWAIT, StepKind.SPAWN, StepKind.QUEUE):
+        label = f"{step.kind.value} {label}"
+    if step.resolution is Resolution.UNRESOLVED:
+        label = "? " + label
+    elif step.resolution is Resolution.CANDIDATES:
+        label = f"candidate: {label}"
+    if step.note:
+        label += f" ({step.note})"
+    if collapsed:
+        label += f" (+{collapsed} calls)"
+    return label
 
 
 def _unit(loc: Loc, group_by: str) -> tuple[str, str]:
@@ -71,147 +189,276 @@ def _unit(loc: Loc, group_by: str) -> tuple[str, str]:
     if group_by == "file":
         return f"file:{loc.repo}:{loc.path}", loc.path
     if group_by == "class" and loc.owner:
-        return f"class:{loc.owner}", loc.owner.rpartition(".")[2]
-    return f"module:{loc.module}", loc.module or loc.path
+        return f"class:{loc.owner}", _tail(loc.owner)
+    return f"module:{loc.repo}:{loc.module}", loc.module or loc.path
+
+
+def _tail(name: str) -> str:
+    return name.rpartition(".")[2].rpartition("::")[2]
 
 
 def _target_unit(step: Step, group_by: str) -> tuple[str, str]:
     if step.callee is not None:
         return _unit(step.callee, group_by)
     if step.resolution is Resolution.EXTERNAL:
-        top = step.target.split(".")[0].split("(")[0]
+        top = re.split(r"[.(]|::", step.target)[0]
         return f"external:{top}", f"{top} (external)"
     return "unresolved", "unresolved"
 
 
-def _message(step: Step) -> str:
-    """The arrow text: number, kind, callee with parameter types (cut to fit), then the notes in full."""
-    label = short_name(step)
-    if step.signature is not None and step.resolution is not Resolution.EXTERNAL:
-        label += f"({step.signature.args_text()})"
-    if len(label) > _MAX_CALL:
-        label = label[: _MAX_CALL - 1] + "…"
-    if step.kind is StepKind.AWAIT:
-        label = "await " + label
-    elif step.kind is StepKind.SPAWN:
-        label = "spawn " + label
-    if step.resolution is Resolution.UNRESOLVED:
-        label = "? " + label
-    if step.handlers:
-        label += f" [except {', '.join(step.handlers)}]"
-    if step.note:
-        label += f" ({step.note})"
-    return f"{step.n} {label}"
+def _box_of(key: str, loc: Loc | None) -> tuple[str, Lang | None]:
+    if key.startswith("external:"):
+        return "external", None
+    if key == "unresolved" or loc is None:
+        return "unresolved", None
+    return f"{loc.repo} ({loc.lang.value})", loc.lang
 
 
-def sequence_diagram(trace: Trace, group_by: str = "class") -> str:
-    """Mermaid ``sequenceDiagram`` text for a trace."""
-    participants: dict[str, tuple[str, str]] = {}  # key -> (id, label)
+# -- sequence diagram --------------------------------------------------------------------------------------------
 
-    def pid(key: str, label: str) -> str:
+
+def _units(view: _View, trace: Trace, group_by: str) -> int:
+    keys = {_unit(trace.entry, group_by)[0]}
+    for step in view.steps:
+        keys.add(_unit(step.caller, group_by)[0])
+        keys.add(_target_unit(step, group_by)[0])
+    return len(keys)
+
+
+def sequence_diagram(
+    trace: Trace,
+    group_by: str = "class",
+    hide: Sequence[str] = (),
+    budget: Budget | None = None,
+    link: LinkFn | None = None,
+) -> str:
+    """Mermaid ``sequenceDiagram`` text for a trace (see the module docstring for the notation)."""
+    budget = budget or Budget()
+    view = select(trace, hide, budget)
+    notes: list[str] = []
+    wanted = group_by
+    while _units(view, trace, group_by) > budget.participants and group_by in _COARSER:
+        group_by = _COARSER[group_by]
+    if group_by != wanted:
+        notes.append(f"participants grouped by {group_by}: more than {budget.participants} {wanted} units")
+
+    participants: dict[str, tuple[str, str, Loc | None]] = {}  # key -> (id, label, a location in it)
+    links: dict[str, list[tuple[str, str]]] = {}
+
+    def pid(key: str, label: str, loc: Loc | None) -> str:
         if key not in participants:
-            participants[key] = (f"p{len(participants) + 1}", label)
-        return participants[key][0]
+            participants[key] = (f"p{len(participants) + 1}", label, loc)
+        ident = participants[key][0]
+        if link is not None and loc is not None:
+            href = url(link(loc.repo, loc.path, loc.line))
+            entries = links.setdefault(ident, [])
+            if href and len(entries) < 6 and all(h != href for _, h in entries):
+                entries.append((short_name_of(loc), href))
+        return ident
 
-    caller_id = pid("caller", "caller")
-    entry_id = pid(*_unit(trace.entry, group_by))
-    lines: list[str] = []
+    caller_id = pid("caller", "caller", None)
+    entry_id = pid(*_unit(trace.entry, group_by), trace.entry)
+    body: list[str] = []
+    numbering = {"next": 1, "on": True}
+
+    def number(n: int | None) -> None:
+        """Keep mermaid's autonumber equal to the step number ``n`` (None: an unnumbered arrow)."""
+        if n is None:
+            if numbering["on"]:
+                body.append("    autonumber off")
+                numbering["on"] = False
+            return
+        if not numbering["on"] or numbering["next"] != n:
+            body.append(f"    autonumber {n}")
+            numbering["on"] = True
+        numbering["next"] = n + 1
+
     entry_label = short_name_of(trace.entry)
     if trace.entry_signature is not None:
         entry_label += f"({trace.entry_signature.args_text()})"
-    lines.append(f"    {caller_id}->>+{entry_id}: {text(entry_label)}")
-    open_calls: list[tuple[int, str, str, str]] = []  # (depth, caller id, callee id, return label)
-    for step in trace.steps:
-        while open_calls and open_calls[-1][0] >= step.depth:
-            _, a, b, ret = open_calls.pop()
-            lines.append(f"    {b}-->>-{a}: {text(ret)}")
-        src = pid(*_unit(step.caller, group_by))
+    number(None)
+    body.append(f"    {caller_id}->>+{entry_id}: {text(entry_label, 160)}")
+
+    # open calls: (depth, caller id, callee id, return label, async); frames: depth -> participant of that frame
+    open_calls: list[tuple[int, str, str, str, bool]] = []
+    frames: dict[int, str] = {0: entry_id}
+    blocks: list[tuple[int, tuple[str, ...]]] = []  # open `critical` blocks: (depth, handlers)
+
+    def close_blocks(deeper_than: int) -> None:
+        while blocks and blocks[-1][0] > deeper_than:
+            blocks.pop()
+            body.append("    end")
+
+    def close_calls(depth: int) -> None:
+        while open_calls and open_calls[-1][0] >= depth:
+            d, a, b, ret, is_async = open_calls.pop()
+            close_blocks(d)
+            number(None)
+            body.append(f"    {b}-->>-{a}: {text(ret)}")
+
+    for step in view.steps:
+        close_calls(step.depth)
+        close_blocks(step.depth)
+        if blocks and blocks[-1][0] == step.depth and blocks[-1][1] != step.handlers:
+            blocks.pop()
+            body.append("    end")
+        if step.handlers and not (blocks and blocks[-1][0] == step.depth):
+            blocks.append((step.depth, step.handlers))
+            body.append(f"    critical {text('try, except ' + ', '.join(step.handlers))}")
+        src = pid(*_unit(step.caller, group_by), step.caller)
+        frames[step.depth - 1] = src
         if step.kind is StepKind.RAISE:
-            lines.append(f"    Note over {src}: {text(f'{step.n} raise {step.target}')}")
+            dst = frames.get(step.depth - 2, caller_id) if step.depth >= 2 else caller_id
+            body.append(f"    break {text('raise ' + step.target)}")
+            number(step.n)
+            body.append(f"    {src}--x{dst}: {text('raise ' + step.target, 160)}")
+            body.append("    end")
             continue
-        dst = pid(*_target_unit(step, group_by))
-        arrow = "-)" if step.kind is StepKind.SPAWN else "->>"
-        if step.entered and step.kind is not StepKind.SPAWN:
+        dst = pid(*_target_unit(step, group_by), step.callee)
+        if step.resolution is Resolution.CANDIDATES:
+            arrow = "->"
+        elif step.kind in _ASYNC_KINDS or step.kind is StepKind.BRIDGE:
+            arrow = "-)"
+        else:
+            arrow = "->>"
+        if step.entered and step.kind not in (StepKind.SPAWN, StepKind.QUEUE):
             arrow += "+"
             returns = step.signature.returns if step.signature and step.signature.returns else "return"
             if _constructs(step):
                 returns = step.target.rpartition(".")[2]  # __init__ returns None; the caller gets the instance
-            open_calls.append((step.depth, src, dst, returns))
-        lines.append(f"    {src}{arrow}{dst}: {text(_message(step), 160)}")
-    while open_calls:
-        _, a, b, ret = open_calls.pop()
-        lines.append(f"    {b}-->>-{a}: {text(ret)}")
+            open_calls.append((step.depth, src, dst, returns, step.kind in _ASYNC_KINDS))
+        number(step.n)
+        body.append(f"    {src}{arrow}{dst}: {text(_message(step, view.collapsed.get(step.n, 0)), 160)}")
+        if step.kind in _CROSSINGS or (step.callee is not None and step.callee.lang is not step.caller.lang):
+            crossing = f"{step.caller.lang.value} to {step.callee.lang.value}" if step.callee else step.kind.value
+            if step.kind is StepKind.BRIDGE:
+                crossing = "declared bridge"
+            over = src if src == dst else f"{src},{dst}"
+            body.append(f"    Note over {over}: {text(crossing)}")
+    close_calls(1)
+    close_blocks(0)
     entry_ret = trace.entry_signature.returns if trace.entry_signature and trace.entry_signature.returns else "return"
-    lines.append(f"    {entry_id}-->>-{caller_id}: {text(entry_ret)}")
+    number(None)
+    body.append(f"    {entry_id}-->>-{caller_id}: {text(entry_ret)}")
+    if view.hidden:
+        notes.append(f"{view.hidden} steps hidden (:hide:)")
+    if view.depth_cut is not None:
+        folded = sum(view.collapsed.values())
+        notes.append(f"{folded} calls below depth {view.depth_cut} collapsed to fit {budget.messages} arrows")
     if trace.truncated:
-        lines.append(f"    Note over {entry_id}: {text(f'truncated after {len(trace.steps)} steps (max-steps)')}")
-    header = ["sequenceDiagram"]
-    for key, (ident, label) in participants.items():
-        kind = "actor" if key == "caller" else "participant"
-        header.append(f"    {kind} {ident} as {text(label, 48)}")
-    return "\n".join(header + lines) + "\n"
+        notes.append(f"truncated after {len(trace.steps)} steps (max-steps)")
+    for note in notes:
+        body.append(f"    Note over {caller_id},{entry_id}: {text(note, 120)}")
+
+    header = ["sequenceDiagram", f"    actor {caller_id} as caller"]
+    boxes: dict[tuple[str, Lang | None], list[tuple[str, str]]] = {}
+    for key, (ident, label, loc) in participants.items():
+        if key == "caller":
+            continue
+        boxes.setdefault(_box_of(key, loc), []).append((ident, label))
+    for (box_label, lang), members in boxes.items():
+        header.append(f"    box {_BOX_COLOURS[lang]} {text(box_label, 48)}")
+        for ident, label in members:
+            header.append(f"    participant {ident} as {text(label, 48)}")
+        header.append("    end")
+    for ident, entries in links.items():
+        for name, href in entries:
+            header.append(f"    link {ident}: {text(name, 40)} @ {href}")
+    return "\n".join(header + body) + "\n"
 
 
-def short_name_of(loc: Loc) -> str:
-    return loc.name.rpartition(".")[2].rpartition("::")[2]
+# -- flowchart ---------------------------------------------------------------------------------------------------
 
 
 def _node_label(loc: Loc) -> str:
-    if loc.owner and loc.name.startswith(loc.owner + "."):
-        return loc.owner.rpartition(".")[2] + "." + loc.name[len(loc.owner) + 1 :]
-    return loc.name[len(loc.module) + 1 :] if loc.module and loc.name.startswith(loc.module + ".") else loc.name
+    if loc.owner and loc.name.startswith(loc.owner):
+        return _tail(loc.owner) + loc.name[len(loc.owner) :]
+    for sep in (".", "::"):
+        if loc.module and loc.name.startswith(loc.module + sep):
+            return loc.name[len(loc.module) + len(sep) :]
+    return loc.name
 
 
-def flowchart(trace: Trace, group_by: str = "class", link: LinkFn | None = None) -> str:
-    """Mermaid ``flowchart`` text: one node per function, subgraphs per module (or file, or repo),
-    ``click`` links to each definition, entry and stop points marked."""
-    nodes: dict[str, tuple[str, str, str, Loc | None]] = {}  # key -> (id, label, group, loc)
+def _edge(step: Step) -> tuple[str, str]:
+    """(arrow, kind word) of a flowchart edge."""
+    if step.callee is None or step.resolution is Resolution.CANDIDATES:
+        return "-.->", "" if step.callee is None else "candidate"
+    if step.kind in _CROSSINGS:
+        return "==>", step.kind.value
+    if step.kind in (StepKind.SPAWN, StepKind.QUEUE):
+        return "-.->", step.kind.value
+    if step.kind is StepKind.AWAIT:
+        return "-->", "await"
+    return "-->", ""
 
-    def node(key: str, label: str, group: str, loc: Loc | None) -> str:
+
+def flowchart(
+    trace: Trace,
+    group_by: str = "class",
+    link: LinkFn | None = None,
+    hide: Sequence[str] = (),
+) -> str:
+    """Mermaid ``flowchart`` text: one node per function, subgraphs per module (or file) nested in their repo,
+    ``click`` links to each definition, edge styles per step kind, entry and stop points marked."""
+    view = select(trace, hide, Budget(messages=10**9))
+    nodes: dict[str, tuple[str, str, tuple[str, str], Loc | None]] = {}  # key -> (id, label, (repo, group), loc)
+
+    def node(key: str, label: str, group: tuple[str, str], loc: Loc | None) -> str:
         if key not in nodes:
             nodes[key] = (f"n{len(nodes) + 1}", label, group, loc)
         return nodes[key][0]
 
-    def group_of(loc: Loc) -> str:
+    def group_of(loc: Loc) -> tuple[str, str]:
         if group_by == "repo":
-            return loc.repo
+            return loc.repo, ""
         if group_by == "file":
-            return f"{loc.repo}:{loc.path}"
-        return loc.module or loc.path
+            return loc.repo, loc.path
+        return loc.repo, loc.module or loc.path
 
     def loc_node(loc: Loc) -> str:
-        return node(f"sym:{loc.name}", _node_label(loc), group_of(loc), loc)
+        return node(f"sym:{loc.repo}:{loc.name}", _node_label(loc), group_of(loc), loc)
 
     entry = loc_node(trace.entry)
-    edges: dict[tuple[str, str, str], list[int]] = {}
+    edges: dict[tuple[str, str, str, str], list[int]] = {}
     stop_nodes: list[str] = []
-    for step in trace.steps:
+    for step in view.steps:
         if step.kind is StepKind.RAISE:
             continue
         src = loc_node(step.caller)
         if step.callee is not None:
             dst = loc_node(step.callee)
         elif step.resolution is Resolution.EXTERNAL:
-            dst = node(f"ext:{step.target}", step.target, "(external)", None)
+            dst = node(f"ext:{step.target}", step.target, ("(external)", ""), None)
         else:
-            dst = node(f"unres:{step.target}", "? " + step.target, "(unresolved)", None)
+            dst = node(f"unres:{step.target}", "? " + step.target, ("(unresolved)", ""), None)
         if step.note == "stop" and dst not in stop_nodes:
             stop_nodes.append(dst)
-        solid = step.callee is not None and step.kind is not StepKind.SPAWN
-        style = "-->" if solid else "-.->"
-        edges.setdefault((src, dst, style), []).append(step.n)
+        arrow, kind = _edge(step)
+        edges.setdefault((src, dst, arrow, kind), []).append(step.n)
     lines = ["flowchart LR"]
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for ident, label, group, _loc in nodes.values():
-        groups.setdefault(group, []).append((ident, label))
-    for index, (group, members) in enumerate(groups.items(), start=1):
-        lines.append(f'    subgraph g{index}["{text(group, 60)}"]')
-        for ident, label in members:
-            lines.append(f'        {ident}["{text(label, 60)}"]')
+    repos: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    for ident, label, (repo, group), _loc in nodes.values():
+        repos.setdefault(repo, {}).setdefault(group, []).append((ident, label))
+    counter = 0
+    for repo, groups in repos.items():
+        counter += 1
+        lines.append(f'    subgraph g{counter}["{text(repo, 60)}"]')
+        for group, members in groups.items():
+            indent = "        "
+            if group:
+                counter += 1
+                lines.append(f'        subgraph g{counter}["{text(group, 60)}"]')
+                indent = "            "
+            for ident, label in members:
+                lines.append(f'{indent}{ident}["{text(label, 60)}"]')
+            if group:
+                lines.append("        end")
         lines.append("    end")
-    for (src, dst, style), numbers in edges.items():
+    for (src, dst, arrow, kind), numbers in edges.items():
         shown = ", ".join(str(n) for n in numbers[:6]) + (", …" if len(numbers) > 6 else "")
-        lines.append(f'    {src} {style}|"{text(shown)}"| {dst}')
+        if kind:
+            shown += f" {kind}"
+        lines.append(f'    {src} {arrow}|"{text(shown)}"| {dst}')
     if link is not None:
         for ident, label, _group, loc in nodes.values():
             href = url(link(loc.repo, loc.path, loc.line)) if loc is not None else None
@@ -222,4 +469,6 @@ def flowchart(trace: Trace, group_by: str = "class", link: LinkFn | None = None)
     lines.append(f"    class {entry} entry")
     if stop_nodes:
         lines.append(f"    class {','.join(stop_nodes)} stop")
+    if view.hidden:
+        lines.append(f'    hidden["{text(f"{view.hidden} steps hidden (:hide:)")}"]')
     return "\n".join(lines) + "\n"
