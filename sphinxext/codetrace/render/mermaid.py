@@ -279,8 +279,8 @@ def sequence_diagram(
     number(None)
     body.append(f"    {caller_id}->>+{entry_id}: {text(entry_label, 160)}")
 
-    # open calls: (depth, caller id, callee id, return label, async); frames: depth -> participant of that frame
-    open_calls: list[tuple[int, str, str, str, bool]] = []
+    # open calls: (depth, caller id, callee id, return label); frames: depth -> participant of that frame
+    open_calls: list[tuple[int, str, str, str]] = []
     frames: dict[int, str] = {0: entry_id}
     blocks: list[tuple[int, tuple[str, ...]]] = []  # open `critical` blocks: (depth, handlers)
 
@@ -291,7 +291,7 @@ def sequence_diagram(
 
     def close_calls(depth: int) -> None:
         while open_calls and open_calls[-1][0] >= depth:
-            d, a, b, ret, is_async = open_calls.pop()
+            d, a, b, ret = open_calls.pop()
             close_blocks(d)
             number(None)
             body.append(f"    {b}-->>-{a}: {text(ret)}")
@@ -326,7 +326,7 @@ def sequence_diagram(
             returns = step.signature.returns if step.signature and step.signature.returns else "return"
             if _constructs(step):
                 returns = step.target.rpartition(".")[2]  # __init__ returns None; the caller gets the instance
-            open_calls.append((step.depth, src, dst, returns, step.kind in _ASYNC_KINDS))
+            open_calls.append((step.depth, src, dst, returns))
         number(step.n)
         body.append(f"    {src}{arrow}{dst}: {text(_message(step, view.collapsed.get(step.n, 0)), 160)}")
         if step.kind in _CROSSINGS or (step.callee is not None and step.callee.lang is not step.caller.lang):
