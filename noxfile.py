@@ -33,6 +33,17 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def screenshots(session: nox.Session) -> None:
+    """Build example_docs, check every page in headless Chromium, and refresh example_docs/screenshots/."""
+    session.install("-e", ".[docs]")
+    tmp = session.create_tmp()
+    session.run("sphinx-build", "-q", "-b", "html", "example_docs", f"{tmp}/html")
+    session.run("python", "tools/pagecheck.py", f"{tmp}/html", "--screenshots", f"{tmp}/shots")
+    for page in ("index", "selftrace", "myst"):
+        session.run("cp", f"{tmp}/shots/{page}.png", f"example_docs/screenshots/{page}.png", external=True)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Timings: cold and warm traces of the example flows (and the real repos when CODETRACE_* are set)."""
     session.install("-e", ".")

@@ -212,7 +212,9 @@ def _use_local_mermaid(app: Sphinx, config: Any) -> None:
 def _add_mermaid_script(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: nodes.document | None
 ) -> None:
-    if doctree is None or not doctree.next_node(mermaid_node):
+    # The same test as sphinxcontrib-mermaid's: it loads mermaid on pages without a doctree (search, genindex)
+    # too, and its module then imports our shim, which needs mermaid.min.js loaded first.
+    if doctree is not None and not doctree.next_node(mermaid_node):
         return
     if app.config.mermaid_use_local == MERMAID_SHIM:
         app.add_js_file(MERMAID_JS, priority=400)
