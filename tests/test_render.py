@@ -57,6 +57,7 @@ FLOWCHART_LINE = re.compile(
 )
 
 HOSTILE = [
+    "\r",  # blank once whitespace is collapsed: mermaid rejects an empty ["..."] label
     "end",
     "x end y",
     "%%{init: {'theme': 'forest'}}%%",

@@ -66,6 +66,11 @@ def text(value: str, limit: int = _MAX_LABEL) -> str:
     return "".join(out)
 
 
+def _quoted(value: str, limit: int = 60) -> str:
+    """A label for mermaid's ``["..."]`` shapes, which reject an empty string: blank names show as a space."""
+    return text(value, limit) or "#160;"
+
+
 def url(value: str | None) -> str | None:
     """A link safe to put between double quotes in mermaid: ``http(s)`` only, unsafe characters escaped."""
     if not value or not value.startswith(("https://", "http://")):
@@ -442,15 +447,15 @@ def flowchart(
     counter = 0
     for repo, groups in repos.items():
         counter += 1
-        lines.append(f'    subgraph g{counter}["{text(repo, 60)}"]')
+        lines.append(f'    subgraph g{counter}["{_quoted(repo)}"]')
         for group, members in groups.items():
             indent = "        "
             if group:
                 counter += 1
-                lines.append(f'        subgraph g{counter}["{text(group, 60)}"]')
+                lines.append(f'        subgraph g{counter}["{_quoted(group)}"]')
                 indent = "            "
             for ident, label in members:
-                lines.append(f'{indent}{ident}["{text(label, 60)}"]')
+                lines.append(f'{indent}{ident}["{_quoted(label)}"]')
             if group:
                 lines.append("        end")
         lines.append("    end")
