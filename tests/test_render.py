@@ -18,7 +18,7 @@ import pytest
 from helpers import PYREPO, SAFE, TESTS, URL_SAFE, run_trace, shown
 
 from sphinxext.codetrace.model import Lang, Loc, Param, Resolution, Signature, Site, Step, StepKind, Trace
-from sphinxext.codetrace.render import flowchart, sequence_diagram, step_rows, text, url
+from sphinxext.codetrace.render import Budget, flowchart, sequence_diagram, step_rows, text, url
 from sphinxext.codetrace.render.mermaid import _message
 
 ID = r"p\d+"
@@ -573,3 +573,70 @@ def test_a_construction_reads_as_the_class_and_returns_the_instance() -> None:
     call_at = next(i for i, line in enumerate(lines) if ": Store(root: str)" in line)
     returns = [line for line in lines[call_at:] if "-->>-" in line]
     assert returns and returns[0].endswith(": Store")
+
+
+# -- readability: hide, the message budget, the participant budget ---------------------------------------------------
+
+
+def deep_trace(width: int, depth: int) -> Trace:
+    """``width`` calls from the entry, each the top of a chain ``depth`` calls deep, every callee entered."""
+    site = Site("r", "p.py", 1)
+    sig = Signature((), "R", False)
+    entry = loc("pkg.m0.entry", module="pkg.m0")
+    steps: list[Step] = []
+    for w in range(width):
+        caller = entry
+        for d in range(1, depth + 1):
+            callee = loc(f"pkg.m{d}.f{w}_{d}", module=f"pkg.m{d}")
+            steps.append(
+                Step(
+                    len(steps) + 1,
+                    d,
+                    caller,
+                    callee,
+                    callee.name,
+                    site,
+                    StepKind.CALL,
+                    Resolution.DIRECT,
+                    sig,
+                    entered=d < depth,
+                )
+            )
+            caller = callee
+    return Trace("deep", entry, sig, tuple(steps))
+
+
+def test_hide_drops_a_step_and_what_it_calls() -> None:
+    trace = deep_trace(2, 3)  # f0_1 -> f0_2 -> f0_3, f1_1 -> f1_2 -> f1_3
+    out = sequence_diagram(trace, "module", hide=("pkg.m1.f0_1",))
+    assert "f0_1" not in out and "f0_2" not in out and "f0_3" not in out
+    assert "f1_1" in out and "f1_3" in out
+    assert "Note over p1,p2: 3 steps hidden (:hide:)" in out
+    flow = flowchart(trace, "module", hide=("f0_1",))  # a bare name matches as a suffix
+    assert "f0_1" not in flow and "3 steps hidden" in flow
+    assert [n for n in re.findall(r"autonumber (\d+)", out)] == ["4"]  # numbers still match the table
+
+
+def test_message_budget_folds_the_deepest_calls() -> None:
+    trace = deep_trace(10, 4)  # 40 steps, 30 entered: 70 arrows (+2 for the entry)
+    out = sequence_diagram(trace, "module", budget=Budget(messages=40, participants=50))
+    check_lines(out)
+    # depth <= 3 would still need 60 arrows; depth <= 2 needs 20 calls + 20 returns: the cut is at 2
+    assert "f0_2" in out and "f0_3" not in out and "f0_4" not in out
+    assert out.count("(+2 calls)") == 10
+    assert "Note over p1,p2: 20 calls below depth 2 collapsed to fit 40 arrows" in out
+    assert check_activations(out) == 1 + 20  # the entry and the depth 1-2 calls still return
+
+
+def test_participant_budget_coarsens_the_grouping() -> None:
+    trace = deep_trace(3, 5)  # modules pkg.m1..pkg.m5 plus the entry's: 6 units, 1 repo
+    out = sequence_diagram(trace, "module", budget=Budget(messages=500, participants=4))
+    assert "participants grouped by file: more than 4 module units" in out  # all in pkg/mod.py
+    assert len(re.findall(r"participant p\d+ as", out)) == 1
+
+
+def test_links_on_participants() -> None:
+    out = sequence_diagram(hostile_trace("plain"), "class", link=https_link)
+    links = [line for line in out.split("\n") if line.startswith("    link ")]
+    assert links and all(" @ https://example.org/r/" in line for line in links)
+    assert "    link p3: plain @ https://example.org/r/pkg/plain.py#L7" in links

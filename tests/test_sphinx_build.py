@@ -188,3 +188,24 @@ def test_parallel_build_matches_serial(make_app, tmp_path, rootdir):
         outputs.append([PRE.findall((app.outdir / f"{p}.html").read_text(encoding="utf-8")) for p in pages])
     assert outputs[0] == outputs[1]
     assert all(len(diagrams) == 2 for diagrams in outputs[1])
+
+
+@pytest.mark.parametrize(("builder", "suffix"), [("latex", ".tex"), ("text", ".txt")])
+def test_latex_and_text_get_the_step_table_without_diagrams(make_app, tmp_path, rootdir, builder, suffix):
+    src = tmp_path / builder
+    shutil.copytree(rootdir / "test-myst", src)
+    app = make_app(builder, srcdir=src)
+    app.build()
+    out = next(app.outdir.glob(f"*{suffix}")).read_text(encoding="utf-8")
+    assert "flow.steps.middle" in out  # the table is there
+    assert "flowchart LR" not in out and "[graph" not in out  # diagrams are HTML-only
+    warnings = _warnings(app)
+    assert not any("mmdc" in w or "mermaid" in w.lower() for w in warnings), warnings
+
+
+def test_step_rows_have_anchors(basic):
+    _src, build = basic
+    app = build()
+    html = (app.outdir / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'<tr[^>]* id="codetrace-0-step-1"', html)
+    assert re.search(r'<tr[^>]* id="codetrace-1-step-1"', html)  # the second traced flow on the page
