@@ -640,3 +640,22 @@ def test_links_on_participants() -> None:
     links = [line for line in out.split("\n") if line.startswith("    link ")]
     assert links and all(" @ https://example.org/r/" in line for line in links)
     assert "    link p3: plain @ https://example.org/r/pkg/plain.py#L7" in links
+
+
+def test_crossings_and_candidates_are_marked() -> None:
+    site = Site("r", "p.py", 1)
+    entry = loc("pkg.mod.entry")
+    rust = Loc("r", "src/lib.rs", 4, "core::Engine::run", Lang.RUST, "core", "core::Engine")
+    impl_a = Loc("r", "src/a.rs", 2, "core::A::go", Lang.RUST, "core", "core::A")
+    steps = (
+        Step(1, 1, entry, rust, rust.name, site, StepKind.PY_TO_RUST, Resolution.DIRECT, entered=True),
+        Step(2, 2, rust, impl_a, impl_a.name, site, StepKind.CALL, Resolution.CANDIDATES, candidates=(impl_a,)),
+    )
+    out = sequence_diagram(Trace("t", entry, None, steps))
+    check_lines(out)
+    assert "box rgb(255,240,228) r (rust)" in out  # Rust participants in their own box
+    assert "Note over p2,p3: python to rust" in out
+    assert "p3->p4: candidate: go" in out  # no arrowhead: not a certain call
+    flow = flowchart(Trace("t", entry, None, steps))
+    assert '-.->|"2 candidate"|' in flow and '==>|"1 py->rust"|' not in flow  # labels are escaped
+    assert '==>|"1 py-#62;rust"|' in flow
