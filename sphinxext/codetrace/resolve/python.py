@@ -442,6 +442,11 @@ class PythonResolver:
                         cls = PySymbol(repo, path, facts.module, owner)
                         if self._self_class is not None and cls in self.mro(self._self_class):
                             cls = self._self_class
+                        elif p.annotation and "classmethod" not in d.decorators:
+                            # `self: Scheduler` in a mixin names the class the method really runs on
+                            typed = self._annotation_value(facts, owner.parent, p.annotation, line)
+                            if typed is not None and isinstance(typed[0], InstanceV):
+                                return typed[0], Resolution.TYPED
                         if "classmethod" in d.decorators:
                             return DefV(cls), Resolution.TYPED
                         return InstanceV(cls), Resolution.TYPED
