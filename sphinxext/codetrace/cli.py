@@ -4,6 +4,10 @@
 [--max-steps N] [--format json|mermaid|flowchart]`` prints one trace. The JSON follows the schema
 ``codetrace.trace/1`` documented in the README. Problems go to stderr; the exit status is 0 on success,
 1 when the trace could not be made, 2 for bad arguments.
+
+``check DOCS_DIR [--diff]`` and ``lock DOCS_DIR [--update]`` run every directive of a docs tree without a
+Sphinx build (see :mod:`sphinxext.codetrace.docs_check`): ``check`` prints one ``file:line`` line per
+problem and exits 1 when there is any; ``lock`` records the traces in the docs' lock file.
 """
 
 from __future__ import annotations
@@ -61,11 +65,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="json (schema codetrace.trace/1), mermaid (sequence diagram) or flowchart",
     )
     t.add_argument("--cache-dir", type=Path, help="keep parsed facts here between runs")
+    c = sub.add_parser("check", help="run every codetrace directive of a docs tree; exit 1 on drift or errors")
+    c.add_argument("docs_dir", type=Path, metavar="DOCS_DIR", help="the Sphinx source directory (with conf.py)")
+    c.add_argument("--diff", action="store_true", help="print the changed steps under each lock drift")
+    c.add_argument("--cache-dir", type=Path, help="keep parsed facts here (default: codetrace_cache_dir)")
+    lk = sub.add_parser("lock", help="record every flow's trace in the docs' lock file")
+    lk.add_argument("docs_dir", type=Path, metavar="DOCS_DIR", help="the Sphinx source directory (with conf.py)")
+    lk.add_argument("--update", action="store_true", help="accept changed traces and drop flows that are gone")
+    lk.add_argument("--cache-dir", type=Path, help="keep parsed facts here (default: codetrace_cache_dir)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("check", "lock"):
+        from .docs_check import check_docs, lock_docs
+
+        if args.command == "check":
+            return check_docs(args.docs_dir, diff=args.diff, cache_dir=args.cache_dir)
+        return lock_docs(args.docs_dir, update=args.update, cache_dir=args.cache_dir)
     options: dict[str, str | None] = {"entry": args.entry, "group-by": args.group_by}
     if args.stop_at:
         options["stop-at"] = ",".join(args.stop_at)

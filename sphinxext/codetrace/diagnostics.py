@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
-    """One problem: ``subtype`` is the warning subtype (``spec``, ``repo``, ``unresolved``, ``parse``,
-    ``read``, ``truncated``), ``hint`` says what to do about it."""
+    """One problem: ``subtype`` is the warning subtype (``spec``, ``repo``, ``unresolved``, ``drift``,
+    ``parse``, ``read``, ``truncated``), ``hint`` says what to do about it."""
 
     subtype: str
     message: str

@@ -6,7 +6,7 @@ are reused by the next (each ``-j`` worker has its own). Every source file a tra
 ``env.note_dependency``, so editing traced code rebuilds the pages that show it.
 
 Problems become warnings with ``type="codetrace"`` and a subtype (``spec``, ``repo``, ``unresolved``,
-``parse``, ``read``, ``config``) at the directive's location: ``-W`` turns them into errors and
+``drift``, ``parse``, ``read``, ``config``) at the directive's location: ``-W`` turns them into errors and
 ``suppress_warnings = ["codetrace.parse"]`` silences a kind. The build always goes on.
 """
 
@@ -24,6 +24,8 @@ from sphinx.util.docutils import SphinxDirective
 from sphinxcontrib.mermaid import mermaid as mermaid_node
 
 from .diagnostics import CodetraceError, Diagnostic
+from .docs_check import accept_command, explain_failure, verify_trace
+from .drift import LOCK_FILE, load_lock, lock_key
 from .model import Trace
 from .render import Budget, StepRow, flowchart, sequence_diagram, step_rows
 from .spec import OPTIONS, FlowSpec, parse_options
@@ -54,6 +56,8 @@ def _warn(diagnostic: Diagnostic, location: Any) -> None:
 
 #: One engine per build environment (per Sphinx app, per ``-j`` worker after fork), made at builder-inited.
 _ENGINES: dict[int, Engine] = {}
+#: The lock file of each build environment and the command that updates it (None: locks disabled).
+_LOCK_FILES: dict[int, tuple[Path, str] | None] = {}
 
 
 def _make_engine(app: Sphinx) -> None:
@@ -67,10 +71,13 @@ def _make_engine(app: Sphinx) -> None:
     cache = app.config.codetrace_cache_dir
     cache_dir = Path(app.confdir, cache) if cache else Path(app.doctreedir) / "codetrace-cache"
     _ENGINES[id(app.env)] = Engine(workspace, cache_dir)
+    lock = app.config.codetrace_lock_file
+    _LOCK_FILES[id(app.env)] = (Path(app.confdir, lock), accept_command(app.confdir)) if lock else None
 
 
 def _drop_engine(app: Sphinx, exception: BaseException | None) -> None:
     _ENGINES.pop(id(app.env), None)
+    _LOCK_FILES.pop(id(app.env), None)
 
 
 class CodetraceDirective(SphinxDirective):
@@ -95,14 +102,42 @@ class CodetraceDirective(SphinxDirective):
         try:
             trace = engine.trace(spec)
         except CodetraceError as exc:
-            _warn(exc.diagnostic, location)
-            return [self._placeholder(spec, str(exc))]
+            diagnostic = explain_failure(engine, spec, exc)  # adds the closest current names
+            _warn(diagnostic, location)
+            return [self._placeholder(spec, str(diagnostic))]
         finally:
             for path in engine.last_files:
                 self.env.note_dependency(path)
         for problem in trace.warnings:
             _warn(problem, location)
+        for problem in self._drift(spec, trace, engine):
+            _warn(problem, location)
         return [self._render(spec, trace, engine)]
+
+    def _drift(self, spec: FlowSpec, trace: Trace, engine: Engine) -> list[Diagnostic]:
+        """Missing stop points, ``:expect:`` and the lock file (:func:`~.docs_check.verify_trace`). The lock
+        file is a dependency of the page, so updating it rebuilds the page."""
+        lock, accept, problems = None, "", []
+        key = lock_key(self.env.docname, spec.title, spec.name)
+        configured = _LOCK_FILES.get(id(self.env))
+        if configured is not None:
+            lock, accept = load_lock(configured[0]), configured[1]
+            if lock.exists:
+                self.env.note_dependency(str(lock.path))
+                keys = self.env.temp_data.setdefault("codetrace_lock_keys", {})
+                if key in keys:
+                    problems.append(
+                        Diagnostic(
+                            "spec",
+                            f"flow key {key!r} is also used at line {keys[key]}",
+                            "give one of them a :name: (lock files key flows by document and title)",
+                        )
+                    )
+                keys.setdefault(key, self.lineno)
+        more, files = verify_trace(engine, spec, trace, key, lock, accept)
+        for path in files:
+            self.env.note_dependency(path)
+        return problems + more
 
     def _placeholder(self, spec: FlowSpec, message: str) -> nodes.Node:
         box = nodes.container(classes=["codetrace", "codetrace-error"])
@@ -228,6 +263,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("codetrace_cache_dir", None, "", types=[str, type(None)])
     app.add_config_value("codetrace_max_file_bytes", DEFAULT_MAX_FILE_BYTES, "env", types=[int])
     app.add_config_value("codetrace_offline_mermaid", True, "html", types=[bool])
+    app.add_config_value("codetrace_lock_file", LOCK_FILE, "env", types=[str, type(None)])
     app.add_config_value("codetrace_max_messages", Budget().messages, "env", types=[int])
     app.add_config_value("codetrace_max_participants", Budget().participants, "env", types=[int])
     app.add_directive("codetrace", CodetraceDirective)

@@ -1,0 +1,3 @@
+extensions = ["sphinxext.codetrace"]
+codetrace_repos = {"shop": {"path": "repo"}}
+exclude_patterns = ["_build"]

@@ -1,0 +1,2 @@
+def notify(order_id: str) -> None:
+    pass

@@ -1,0 +1,2 @@
+def reserve(order_id: str) -> None:
+    pass
