@@ -249,11 +249,16 @@ def test_url_refuses_other_schemes(value) -> None:
     [
         "https://github.com/acme/w/blob/0123abc/src/pkg/mod.py#L12",
         "http://example.org/a/b?x=1&y=2#frag",
-        "https://example.org/~user/a_b-c.d,e@f!g$h'i(j)k*l;m+n=o%20",
+        "https://example.org/~user/a_b-c.d,e@f!g$h'i(j)k*l+n=o%20",
     ],
 )
 def test_url_keeps_ordinary_urls(value: str) -> None:
     assert url(value) == value
+
+
+def test_url_encodes_semicolons() -> None:
+    # ';' would end the statement of an unquoted `link` line in a sequence diagram
+    assert url("https://example.org/a;b.py#L1") == "https://example.org/a%3Bb.py#L1"
 
 
 def test_url_escapes_what_could_leave_the_quotes() -> None:
@@ -493,7 +498,7 @@ def test_mermaid_reads_back_hostile_labels() -> None:
     traces = [hostile_trace(word, truncated=True) for word in HOSTILE]
     texts = []
     for trace in traces:
-        texts.append(sequence_diagram(trace, "class"))
+        texts.append(sequence_diagram(trace, "class", link=https_link))  # participant `link` lines too
         texts.append(flowchart(trace, "class", https_link))
     results = mermaid_parse(texts)
     for trace, seq, flow in zip(traces, results[0::2], results[1::2], strict=True):

@@ -75,7 +75,8 @@ def url(value: str | None) -> str | None:
     """A link safe to put between double quotes in mermaid: ``http(s)`` only, unsafe characters escaped."""
     if not value or not value.startswith(("https://", "http://")):
         return None
-    return quote(value, safe=":/#?&=+-_.~%,@!$'()*;")
+    # ';' ends a statement in a sequence diagram's unquoted `link` lines: always percent-encoded
+    return quote(value, safe=":/#?&=+-_.~%,@!$'()*")
 
 
 # -- what to show -------------------------------------------------------------------------------------------------
