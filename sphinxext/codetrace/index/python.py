@@ -25,6 +25,7 @@ from ..model import (
     RaiseSite,
     StepKind,
 )
+from .guard import python_precheck
 
 #: Bump when the facts this frontend produces change, so cached facts are rebuilt.
 FRONTEND_VERSION = "py-4"
@@ -365,6 +366,9 @@ class _FactsVisitor(cst.CSTVisitor):
 
 def parse_python(source: str, path: str, module: str, is_package: bool) -> FileFacts:
     """Facts for one Python file; a syntax error yields facts with ``error`` set and nothing else."""
+    refused = python_precheck(source)
+    if refused is not None:
+        return FileFacts(path=path, lang=Lang.PYTHON, module=module, error=refused)
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
