@@ -209,3 +209,25 @@ def test_step_rows_have_anchors(basic):
     html = (app.outdir / "index.html").read_text(encoding="utf-8")
     assert re.search(r'<tr[^>]* id="codetrace-0-step-1"', html)
     assert re.search(r'<tr[^>]* id="codetrace-1-step-1"', html)  # the second traced flow on the page
+
+
+def test_new_mtimes_with_the_same_content_read_nothing(basic):
+    """A fresh CI checkout: every file gets a new mtime, nothing changed; traced pages are not read again."""
+    src, build = basic
+    build()
+    later = src.stat().st_mtime + 100
+    for path in [*src.rglob("*.py"), *src.rglob("*.rst")]:
+        os.utime(path, (later, later))
+    app = build()
+    status = app.status.getvalue()
+    assert "1 changed" in status  # Sphinx saw new mtimes...
+    assert not re.search(r"reading sources\.\.\.[^\n]*index", status)  # ...but the page was not read
+    # a real edit is still seen, even with an mtime that did not move forward
+    service = src / "repo" / "src" / "app" / "service.py"
+    service.write_text(
+        service.read_text().replace("await asyncio.sleep(0)", "await asyncio.sleep(1)\n        self.store.get(key)")
+    )
+    os.utime(service, (later + 1, later + 1))
+    app = build()
+    assert re.search(r"reading sources\.\.\.[^\n]*index", app.status.getvalue())
+    assert "get(key: str)" in (app.outdir / "index.html").read_text(encoding="utf-8").split("spawn audit")[1]

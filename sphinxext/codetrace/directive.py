@@ -23,6 +23,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinxcontrib.mermaid import mermaid as mermaid_node
 
+from . import freshness
 from .diagnostics import CodetraceError, Diagnostic
 from .docs_check import accept_command, explain_failure, verify_trace
 from .drift import LOCK_FILE, load_lock, lock_key
@@ -96,6 +97,7 @@ class CodetraceDirective(SphinxDirective):
         except CodetraceError as exc:
             _warn(exc.diagnostic, location)
             return []
+        freshness.note_traced(self.env)
         engine = _ENGINES.get(id(self.env))
         if engine is None:  # pragma: no cover - builder-inited always ran
             return []
@@ -271,6 +273,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _make_engine)
     app.connect("build-finished", _drop_engine)
     app.connect("html-page-context", _add_mermaid_script)
+    freshness.setup(app)
     from . import __version__
 
-    return {"version": __version__, "env_version": 1, "parallel_read_safe": True, "parallel_write_safe": True}
+    return {"version": __version__, "env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}
