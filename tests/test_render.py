@@ -664,3 +664,11 @@ def test_crossings_and_candidates_are_marked() -> None:
     flow = flowchart(Trace("t", entry, None, steps))
     assert '-.->|"2 candidate"|' in flow and '==>|"1 py->rust"|' not in flow  # labels are escaped
     assert '==>|"1 py-#62;rust"|' in flow
+
+
+def test_a_flat_flow_over_budget_draws_a_prefix_and_says_so() -> None:
+    trace = deep_trace(60, 1)  # 60 calls at depth 1, none entered
+    out = sequence_diagram(trace, "module", budget=Budget(messages=20, participants=100))
+    check_lines(out)
+    assert "f19_1" in out and "f20_1" not in out
+    assert "Note over p1,p2: 40 more steps are listed in the table only (over 20 arrows)" in out

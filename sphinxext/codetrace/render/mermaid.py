@@ -90,21 +90,25 @@ class _View:
     collapsed: dict[int, int] = field(default_factory=dict)  # step n -> calls folded into it
     hidden: int = 0
     depth_cut: int | None = None
+    dropped: int = 0  # top-level steps past the budget: listed in the table only
 
 
 def _name(step: Step) -> str:
     return step.callee.name if step.callee is not None else step.target
 
 
-def _subtrees(steps: Sequence[Step]) -> list[tuple[Step, int]]:
-    """Each step with the index just past its sub-chain (the following steps that are deeper)."""
-    out = []
+def _subtree_sizes(steps: Sequence[Step]) -> list[int]:
+    """For each step, how many of the following steps are its sub-chain (deeper, before the next sibling)."""
+    sizes = [0] * len(steps)
+    open_at: list[int] = []  # indexes of the steps whose sub-chain is still running
     for i, step in enumerate(steps):
-        j = i + 1
-        while j < len(steps) and steps[j].depth > step.depth:
-            j += 1
-        out.append((step, j))
-    return out
+        while open_at and steps[open_at[-1]].depth >= step.depth:
+            top = open_at.pop()
+            sizes[top] = i - top - 1
+        open_at.append(i)
+    for top in open_at:
+        sizes[top] = len(steps) - top - 1
+    return sizes
 
 
 def _message_count(steps: Sequence[Step]) -> int:
@@ -133,18 +137,16 @@ def select(trace: Trace, hide: Sequence[str] = (), budget: Budget | None = None)
     budget = budget or Budget()
     if _message_count(steps) <= budget.messages:
         return view
-    max_depth = max((s.depth for s in steps), default=1)
-    for cut in range(max_depth - 1, 0, -1):
+    sizes = _subtree_sizes(steps)
+    for cut in range(max((s.depth for s in steps), default=1) - 1, 0, -1):
         shown = [s for s in steps if s.depth <= cut]
         if _message_count(shown) <= budget.messages or cut == 1:
-            collapsed = {}
-            for step, end in _subtrees(steps):
-                if step.depth == cut and end > steps.index(step) + 1:
-                    collapsed[step.n] = end - steps.index(step) - 1
-            view.steps, view.collapsed, view.depth_cut = shown, collapsed, cut
-            if cut == 1 and _message_count(shown) > budget.messages:
-                view.steps = shown[: budget.messages // 2]
-            return view
+            view.steps, view.depth_cut = shown, cut
+            view.collapsed = {s.n: sizes[i] for i, s in enumerate(steps) if s.depth == cut and sizes[i]}
+            break
+    while view.steps and _message_count(view.steps) > budget.messages:  # even the top level is too long
+        view.steps.pop()
+        view.dropped += 1
     return view
 
 
@@ -351,6 +353,8 @@ def sequence_diagram(
     if view.depth_cut is not None:
         folded = sum(view.collapsed.values())
         notes.append(f"{folded} calls below depth {view.depth_cut} collapsed to fit {budget.messages} arrows")
+    if view.dropped:
+        notes.append(f"{view.dropped} more steps are listed in the table only (over {budget.messages} arrows)")
     if trace.truncated:
         notes.append(f"truncated after {len(trace.steps)} steps (max-steps)")
     for note in notes:
