@@ -77,14 +77,15 @@ class Expectation:
     call_line: int
     selector: str | None
     kinds: tuple[str, ...]  # "await", "spawn"
-    what: str  # "callee", "new", "external", "builtin", "unresolved"
-    target: str | None
+    what: str  # "callee", "new", "external", "builtin", "unresolved", "candidates"
+    target: str | None  # for "candidates": the qualified names, sorted, space separated
     resolution: str | None
     xfail: str | None
 
     @property
     def id(self) -> str:
-        return f"{Path(self.path).name}:{self.call_line}:{self.target or self.what}"
+        target = self.target.split()[0] + "..." if self.what == "candidates" and self.target else self.target
+        return f"{Path(self.path).name}:{self.call_line}:{target or self.what}"
 
 
 def parse_expectations(root: Path = PYREPO) -> list[Expectation]:
@@ -114,6 +115,8 @@ def parse_expectations(root: Path = PYREPO) -> list[Expectation]:
             if tokens[0] in ("new", "external", "builtin"):
                 what, target = tokens[0], tokens[1]
                 rest = tokens[2:]
+            elif tokens[0] == "candidates":
+                what, target, rest = "candidates", " ".join(sorted(tokens[1:])), []
             elif tokens[0] == "unresolved":
                 what, target, rest = "unresolved", None, tokens[1:]
             else:

@@ -27,7 +27,7 @@ def resolver() -> PythonResolver:
 def test_corpus_is_large_and_covers_every_kind() -> None:
     assert len(EXPECTATIONS) >= 40
     whats = {e.what for e in EXPECTATIONS}
-    assert whats == {"callee", "new", "external", "builtin", "unresolved"}
+    assert whats == {"callee", "new", "external", "builtin", "unresolved", "candidates"}
     kinds = {k for e in EXPECTATIONS for k in e.kinds}
     assert kinds == {"await", "spawn"}
     resolutions = {e.resolution for e in EXPECTATIONS} - {None}
@@ -77,6 +77,9 @@ def test_resolution(resolver: PythonResolver, e: Expectation) -> None:
         assert out.resolution not in (Resolution.EXTERNAL, Resolution.UNRESOLVED)
     elif e.what == "external":
         assert (out.resolution, out.target, out.callee, out.quiet) == (Resolution.EXTERNAL, e.target, None, False)
+    elif e.what == "candidates":
+        assert out.resolution is Resolution.CANDIDATES, f"{call.text!r}: {out}"
+        assert " ".join(sorted(c.qualname for c in out.candidates)) == e.target
     elif e.what == "builtin":
         assert (out.resolution, out.target, out.quiet) == (Resolution.EXTERNAL, e.target, True)
     else:

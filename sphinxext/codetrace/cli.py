@@ -5,6 +5,9 @@
 ``codetrace.trace/1`` documented in the README. Problems go to stderr; the exit status is 0 on success,
 1 when the trace could not be made, 2 for bad arguments.
 
+``callgraph PATH... --format pycg`` prints the whole call graph of the given files or folders as PyCG's
+JSON (see :mod:`sphinxext.codetrace.callgraph`); module names are relative to the current directory.
+
 ``check DOCS_DIR [--diff]`` and ``lock DOCS_DIR [--update]`` run every directive of a docs tree without a
 Sphinx build (see :mod:`sphinxext.codetrace.docs_check`): ``check`` prints one ``file:line`` line per
 problem and exits 1 when there is any; ``lock`` records the traces in the docs' lock file.
@@ -69,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("docs_dir", type=Path, metavar="DOCS_DIR", help="the Sphinx source directory (with conf.py)")
     c.add_argument("--diff", action="store_true", help="print the changed steps under each lock drift")
     c.add_argument("--cache-dir", type=Path, help="keep parsed facts here (default: codetrace_cache_dir)")
+    cg = sub.add_parser("callgraph", help="print the call graph of Python files as PyCG-format JSON")
+    cg.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="Python files or folders")
+    cg.add_argument("--format", choices=("pycg",), default="pycg", help="pycg: {caller: [callees]}")
+    cg.add_argument("--cache-dir", type=Path, help="keep parsed facts here between runs")
     lk = sub.add_parser("lock", help="record every flow's trace in the docs' lock file")
     lk.add_argument("docs_dir", type=Path, metavar="DOCS_DIR", help="the Sphinx source directory (with conf.py)")
     lk.add_argument("--update", action="store_true", help="accept changed traces and drop flows that are gone")
@@ -78,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "callgraph":
+        from .callgraph import build_callgraph
+
+        try:
+            graph = build_callgraph(args.paths, Path.cwd(), args.cache_dir)
+        except CodetraceError as exc:
+            print(f"codetrace: error: {exc}", file=sys.stderr)
+            return 1
+        print(json.dumps(graph, indent=None, sort_keys=True))
+        return 0
     if args.command in ("check", "lock"):
         from .docs_check import check_docs, lock_docs
 

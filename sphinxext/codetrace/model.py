@@ -74,6 +74,13 @@ class Definition:
 
     ``qualname`` is relative to the file's module (``Class.method``, ``outer.<locals>.inner`` is written
     ``outer.inner``). ``parent`` is the qualname of the enclosing definition, ``""`` at module level.
+
+    Rust (``index/rust.py``) writes qualnames with ``::`` (``inline_mod::Type::method``) and fills the fields
+    below the line: ``keyword`` is the item keyword (``fn``, ``fn-decl`` for a trait method without a body,
+    ``struct``, ``enum``, ``union``, ``trait``, ``impl``, ``mod``, ``type``, ``const``, ``static``,
+    ``macro_rules``, ``variant``, ``async-block``, ``closure``), ``self_type`` and ``implements`` the
+    ``impl`` block's self type and trait as written, ``bounds`` the generic parameters in scope with their
+    bounds (``"T: Trait + Send"``, ``where`` clauses included; for a type, its own parameters in order).
     """
 
     qualname: str
@@ -87,10 +94,14 @@ class Definition:
     decorators: tuple[str, ...] = ()
     bases: tuple[str, ...] = ()
     in_class: bool = False  # a method: ``parent`` is a class
+    keyword: str = ""
+    self_type: str = ""
+    implements: str = ""
+    bounds: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
-        return self.qualname.rpartition(".")[2]
+        return self.qualname.rpartition(".")[2].rpartition("::")[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +129,16 @@ class CallSite:
     ``("Foo()", "run")``); ``super()`` is kept as the element ``"super()"``. ``chain`` is empty when the callee
     is not a name chain (a subscript, a lambda...), and ``text`` always holds the callee's source text.
     ``handlers`` lists the exception types of the ``except`` clauses around the call, innermost first.
+
+    Rust chains (``index/rust.py``) use their own elements, so path calls and method calls stay apart: a
+    plain element is a path segment (``a::b::f(..)`` is ``("a", "b", "f")``; ``crate``, ``self``, ``super``,
+    ``Self`` as written, a leading ``::`` is the element ``"::"``, a qualified ``<T as Trait>`` is one
+    element); ``".name"`` is a field or method of the value before it (``self.store.get(..)`` is ``("self",
+    ".store", ".get")``); a ``()`` suffix is the result of calling that element (``Foo::new(..).run()`` is
+    ``("Foo", "new()", ".run")``); ``".await"``, ``"?"`` and ``"[]"`` (indexing) apply to the value before
+    them; ``"Name{}"`` is a struct literal; ``"{expr}"`` an expression that is not a chain (a literal...);
+    ``"name!"`` a macro kept opaque; ``("{block}", QUALNAME)`` a spawned async block or closure, a synthetic
+    definition of that qualname. ``propagates`` says the call's result goes through ``?``.
     """
 
     scope: str
@@ -128,6 +149,7 @@ class CallSite:
     kind: StepKind = StepKind.CALL
     handlers: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
+    propagates: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +176,27 @@ class Binding:
 
 
 @dataclass(frozen=True, slots=True)
+class Flow:
+    """Python only: one statement whose values the resolver follows beyond name chains (see the tree grammar
+    in ``index/python.py``). ``kind`` is ``"bind"`` (``target`` a pattern, ``value`` a tree: assignments,
+    ``def``/``class`` with their decorators, imports, ``for``/``with`` targets, ``except ... as``),
+    ``"star"`` (``value`` the star-imported module), ``"return"``, ``"yield"``, ``"raise"``, ``"default"``
+    (``target`` the function's qualname and the parameter) or ``"call"`` (``value`` the call's tree, at the
+    call's position). ``path`` lists the branches (``if``/``try``/loop bodies) around
+    the statement, outermost first: a later binding whose path is a prefix of a use's path replaces the
+    earlier ones for that use."""
+
+    scope: str
+    line: int
+    col: int
+    kind: str
+    target: Any = None
+    value: Any = None
+    annotation: str | None = None
+    path: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class FileFacts:
     """Everything the frontends know about one file; cached by content hash."""
 
@@ -166,6 +209,7 @@ class FileFacts:
     raises: tuple[RaiseSite, ...] = ()
     bindings: tuple[Binding, ...] = ()
     all_names: tuple[str, ...] | None = None  # ``__all__`` when it is a literal list
+    flow: tuple[Flow, ...] = ()  # Python: value flow for the resolver
     error: str | None = None  # why the file could not be parsed, if it could not
 
     def definition(self, qualname: str) -> Definition | None:
@@ -244,6 +288,8 @@ class Step:
     candidates: tuple[Loc, ...] = ()
     entered: bool = False  # the walk descended into the callee
     note: str = ""  # "stop", "recursion", "seen at step 3", "depth limit", "excluded", ...
+    propagates: bool = False  # Rust: the call's error is propagated with ``?``
+    candidate_of: int = 0  # one of the candidates of dispatch step ``candidate_of`` (dynamic dispatch)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -267,6 +313,10 @@ class Step:
             data["handlers"] = list(self.handlers)
         if self.note:
             data["note"] = self.note
+        if self.propagates:
+            data["propagates"] = True
+        if self.candidate_of:
+            data["candidate_of"] = self.candidate_of
         return data
 
 
@@ -301,15 +351,29 @@ class Trace:
 # (De)serialisation of facts for the cache.
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def to_plain(value: Any) -> Any:
     """A JSON-compatible structure for a dataclass tree (enums become their values)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    cls = type(value)
+    if cls in (str, int, bool, float) or value is None:
+        return value
+    names = _FIELDS.get(cls)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: to_plain(getattr(value, name)) for name in names}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (tuple, list)):
         return [to_plain(v) for v in value]
     return value
+
+
+def _frozen(value: Any) -> Any:
+    """Lists back to tuples, recursively (expression trees are nested tuples)."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
 
 
 def facts_from_plain(data: dict[str, Any]) -> FileFacts:
@@ -320,7 +384,13 @@ def facts_from_plain(data: dict[str, Any]) -> FileFacts:
 
     defs = tuple(
         Definition(
-            **{**d, "params": params(d["params"]), "decorators": tuple(d["decorators"]), "bases": tuple(d["bases"])}
+            **{
+                **d,
+                "params": params(d["params"]),
+                "decorators": tuple(d["decorators"]),
+                "bases": tuple(d["bases"]),
+                "bounds": tuple(d.get("bounds", ())),
+            }
         )
         for d in data["definitions"]
     )
@@ -347,6 +417,10 @@ def facts_from_plain(data: dict[str, Any]) -> FileFacts:
         raises=tuple(RaiseSite(**r) for r in data["raises"]),
         bindings=tuple(Binding(**{**b, "value": tuple(b["value"])}) for b in data["bindings"]),
         all_names=tuple(all_names) if all_names is not None else None,
+        flow=tuple(
+            Flow(**{**f, "target": _frozen(f["target"]), "value": _frozen(f["value"]), "path": tuple(f["path"])})
+            for f in data.get("flow", ())
+        ),
         error=data.get("error"),
     )
 
@@ -356,6 +430,7 @@ __all__ = [
     "CallSite",
     "Definition",
     "FileFacts",
+    "Flow",
     "Import",
     "Lang",
     "Loc",

@@ -7,18 +7,26 @@ repos, allowed by ``include``/``exclude``, not a ``stop-at`` match, not already 
 is marked, not followed), not expanded before (a later call says where it was expanded), and within
 ``depth``. ``max-steps`` is a hard bound: the trace is marked truncated when it is hit.
 
-The walk knows nothing of rendering; it only needs a resolver (:class:`PythonResolver` today).
+The walk is language-agnostic: the entry's form picks the resolver that finds it (a ``::`` path, a
+``file.rs::`` form or ``crate::...`` is Rust; a dotted name or ``file.py::`` is Python), and each call site is
+resolved by the resolver of the language of the function it is written in. A call with several possible
+callees (dynamic dispatch) is a ``candidates`` step listing them, followed by one step per candidate
+(``candidate_of`` names the dispatch step), each entered under the same rules. The walk knows nothing of
+rendering.
 """
 
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
 from .diagnostics import CodetraceError, Diagnostic
 from .index import Index
-from .model import CallSite, Loc, RaiseSite, Resolution, Signature, Site, Step, StepKind, Trace
-from .resolve.python import PySymbol, PythonResolver
+from .model import CallSite, Lang, Loc, RaiseSite, Resolution, Signature, Site, Step, StepKind, Trace
+from .resolve import Outcome
+from .resolve.python import PythonResolver
+from .resolve.rust import RustResolver
 from .spec import FlowSpec
 from .workspace import Workspace
 
@@ -36,14 +44,22 @@ def matches(name: str, patterns: tuple[str, ...]) -> str | None:
     return None
 
 
+def is_rust_entry(text: str) -> bool:
+    """Whether an entry names Rust code: ``file.rs::item``, or a ``::`` path that is not ``file.py::item``."""
+    if ".rs::" in text:
+        return True
+    head, sep, _ = text.partition("::")
+    return bool(sep) and not head.endswith((".py", ".pyi"))
+
+
 class _Walk:
-    def __init__(self, spec: FlowSpec, resolver: PythonResolver) -> None:
+    def __init__(self, spec: FlowSpec, resolvers: dict[Lang, Any]) -> None:
         self.spec = spec
-        self.resolver = resolver
+        self.resolvers = resolvers
         self.steps: list[Step] = []
-        self.stack: list[PySymbol] = []
+        self.stack: list[Any] = []
         # (callee, class of self) -> step that expanded it: a base method on two subclasses differs
-        self.expanded: dict[tuple[PySymbol, PySymbol | None], int] = {}
+        self.expanded: dict[tuple[Any, Any], int] = {}
         self.stops: list[str] = []
         self.truncated = False
 
@@ -53,8 +69,12 @@ class _Walk:
             self.truncated = True
         return self.truncated
 
-    def events(self, sym: PySymbol) -> list[CallSite | RaiseSite]:
-        facts = self.resolver.facts_of(sym.repo, sym.path)
+    def resolver(self, sym: Any) -> Any:
+        """The resolver for the language ``sym`` is written in."""
+        return self.resolvers[sym.loc().lang]
+
+    def events(self, sym: Any) -> list[CallSite | RaiseSite]:
+        facts = self.resolver(sym).facts_of(sym.repo, sym.path)
         scope = sym.definition.qualname
         calls: list[CallSite | RaiseSite] = [c for c in facts.calls if c.scope == scope]
         for r in sorted((r for r in facts.raises if r.scope == scope), key=lambda r: (r.line, r.col)):
@@ -62,7 +82,7 @@ class _Walk:
             calls.insert(at, r)
         return calls
 
-    def walk(self, sym: PySymbol, depth: int, self_class: PySymbol | None = None) -> None:
+    def walk(self, sym: Any, depth: int, self_class: Any = None) -> None:
         self.stack.append(sym)
         caller = sym.loc()
         for event in self.events(sym):
@@ -88,26 +108,42 @@ class _Walk:
                 break
         self.stack.pop()
 
-    def call(
-        self, sym: PySymbol, caller: Loc, call: CallSite, site: Site, depth: int, self_class: PySymbol | None
-    ) -> None:
-        outcome = self.resolver.resolve_call(sym, call, self_class)
+    def call(self, sym: Any, caller: Loc, call: CallSite, site: Site, depth: int, self_class: Any) -> None:
+        outcome = self.resolver(sym).resolve_call(sym, call, self_class)
         if outcome.quiet or self.full():
             return
-        callee = outcome.callee
-        target_sym = callee or outcome.constructs
+        if outcome.candidates:
+            self.dispatch(caller, call, site, depth, outcome)
+            return
+        self.step(caller, call, site, depth, outcome, outcome.callee, outcome.resolution)
+
+    def step(
+        self,
+        caller: Loc,
+        call: CallSite,
+        site: Site,
+        depth: int,
+        outcome: Outcome,
+        callee: Any,
+        resolution: Resolution,
+        candidate_of: int = 0,
+    ) -> None:
+        """Record one step to ``callee`` (or to ``outcome``'s construction or target) and walk into it when
+        the stop rules allow."""
+        target_sym = callee or (outcome.constructs if not candidate_of else None)
         note, enter = "", False
         name = target_sym.qualname if target_sym else outcome.target
+        target = name if candidate_of else outcome.target
         stop = matches(name, self.spec.stop_at) or (
-            matches(outcome.target, self.spec.stop_at) if outcome.target != name else None
+            matches(outcome.target, self.spec.stop_at) if outcome.target != name and not candidate_of else None
         )
+        receiver = outcome.receiver if callee is not None and callee.definition.in_class else None
         if stop:
             note = "stop"
             if name not in self.stops:
                 self.stops.append(name)
         elif callee is not None:
             module = callee.module
-            receiver = outcome.receiver if callee.definition.in_class else None
             if callee in self.stack:
                 note = "recursion"
             elif (callee, receiver) in self.expanded:
@@ -120,6 +156,8 @@ class _Walk:
                 note = "excluded"
             else:
                 enter = True
+        if not note and not enter:
+            note = outcome.note
         d = target_sym.definition if target_sym else None
         signature = Signature(d.params, d.returns, d.is_async) if d is not None and d.kind == "function" else None
         n = len(self.steps) + 1
@@ -129,31 +167,106 @@ class _Walk:
                 depth=depth,
                 caller=caller,
                 callee=target_sym.loc() if target_sym else None,
-                target=outcome.target,
+                target=target,
                 site=site,
-                kind=call.kind,
-                resolution=outcome.resolution,
+                kind=outcome.kind or call.kind,
+                resolution=resolution,
                 signature=signature,
                 handlers=call.handlers,
                 entered=enter,
                 note=note,
+                propagates=call.propagates,
+                candidate_of=candidate_of,
             )
         )
         if enter and callee is not None:
-            receiver = outcome.receiver if callee.definition.in_class else None
             self.expanded[callee, receiver] = n
             self.walk(callee, depth, receiver)
 
+    def dispatch(self, caller: Loc, call: CallSite, site: Site, depth: int, outcome: Outcome) -> None:
+        """A call with several possible callees: one step naming them all (its callee is the declaration
+        they implement, when known), then one step per candidate, each walked like a direct call."""
+        decl = outcome.callee
+        candidates = list(outcome.candidates)
+        name = decl.qualname if decl is not None else outcome.target
+        stop = matches(name, self.spec.stop_at)
+        allowed = [
+            c
+            for c in candidates
+            if not (self.spec.include and not matches(c.module, self.spec.include))
+            and not matches(c.module, self.spec.exclude)
+        ]
+        note = outcome.note or f"{len(candidates)} candidates"
+        if stop:
+            note = "stop"
+            if name not in self.stops:
+                self.stops.append(name)
+        elif len(candidates) > 1 and len(allowed) == 1:
+            note = f"narrowed to {allowed[0].qualname} by the flow spec"
+        d = decl.definition if decl is not None else None
+        signature = Signature(d.params, d.returns, d.is_async) if d is not None and d.kind == "function" else None
+        n = len(self.steps) + 1
+        self.steps.append(
+            Step(
+                n=n,
+                depth=depth,
+                caller=caller,
+                callee=decl.loc() if decl is not None else None,
+                target=outcome.target,
+                site=site,
+                kind=outcome.kind or call.kind,
+                resolution=Resolution.CANDIDATES,
+                signature=signature,
+                handlers=call.handlers,
+                candidates=tuple(c.loc() for c in candidates),
+                note=note,
+                propagates=call.propagates,
+            )
+        )
+        if stop:
+            return
+        for candidate in candidates:
+            if self.full():
+                break
+            self.step(caller, call, site, depth, outcome, candidate, Resolution.CANDIDATES, candidate_of=n)
 
-def trace_flow(spec: FlowSpec, workspace: Workspace, index: Index, resolver: PythonResolver | None = None) -> Trace:
+
+def _resolve_entry(spec: FlowSpec, resolvers: dict[Lang, Any]) -> Any:
+    """The entry symbol. A bare name (``main``, neither dotted nor a ``::`` path) may be either language:
+    Python is asked first, then Rust; an ambiguity found by Rust is the more useful error."""
+    if is_rust_entry(spec.entry):
+        return resolvers[Lang.RUST].resolve_entry(spec.entry, spec.repo)
+    try:
+        return resolvers[Lang.PYTHON].resolve_entry(spec.entry, spec.repo)
+    except CodetraceError as python_error:
+        if not spec.entry.isidentifier():
+            raise
+        try:
+            return resolvers[Lang.RUST].resolve_entry(spec.entry, spec.repo)
+        except CodetraceError as rust_error:
+            if "ambiguous" in rust_error.diagnostic.message:
+                raise rust_error from None
+            raise python_error from None
+
+
+def trace_flow(
+    spec: FlowSpec,
+    workspace: Workspace,
+    index: Index,
+    resolver: PythonResolver | None = None,
+    rust: RustResolver | None = None,
+) -> Trace:
     """Trace one flow. Raises :class:`CodetraceError` when the entry does not resolve; problems met on the
     way (unparsable files) are returned in ``Trace.warnings``."""
-    resolver = resolver or PythonResolver(workspace, index)
+    resolvers: dict[Lang, Any] = {
+        Lang.PYTHON: resolver or PythonResolver(workspace, index),
+        Lang.RUST: rust or RustResolver(workspace, index),
+    }
     with index.recording() as touched:
         if spec.repo is not None:
             workspace.repo(spec.repo)  # unknown repo: a clear error before anything else
-        entry = resolver.resolve_entry(spec.entry, spec.repo)
-        walk = _Walk(spec, resolver)
+        entry = _resolve_entry(spec, resolvers)
+        walk = _Walk(spec, resolvers)
         walk.expanded[entry, None] = 0
         walk.walk(entry, 0)
     problems: list[Diagnostic] = []
@@ -184,15 +297,16 @@ class Engine:
         self.workspace = workspace
         self.index = Index(workspace, cache_dir)
         self.python = PythonResolver(workspace, self.index)
+        self.rust = RustResolver(workspace, self.index)
         self.last_files: list[str] = []
 
     def trace(self, spec: FlowSpec) -> Trace:
         """Trace one flow; :attr:`last_files` then lists the files it read, even when it raised."""
         with self.index.recording() as touched:
             try:
-                return trace_flow(spec, self.workspace, self.index, self.python)
+                return trace_flow(spec, self.workspace, self.index, self.python, self.rust)
             finally:
                 self.last_files = sorted(str(self.workspace.repos[r].root / p) for r, p in touched)
 
 
-__all__ = ["CodetraceError", "Engine", "matches", "trace_flow"]
+__all__ = ["CodetraceError", "Engine", "is_rust_entry", "matches", "trace_flow"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import CodetraceError
+from .diagnostics import CodetraceError, Diagnostic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -130,6 +130,8 @@ class Repo:
     python_roots: tuple[Path, ...] = ()
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     _module_cache: dict[str, list[Path]] = field(default_factory=dict, repr=False)
+    #: Paths refused because they lead outside the repository, in the order met (the trace reports them).
+    refused: list[Diagnostic] = field(default_factory=list, repr=False)
 
     @classmethod
     def open(cls, config: RepoConfig, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Repo:
@@ -145,8 +147,14 @@ class Repo:
         template = config.url or remote_link_template(read_git_remote(root))
         repo = cls(name=config.name, root=root, commit=commit, link_template=template, max_file_bytes=max_file_bytes)
         if config.python_roots is not None:
-            roots = [repo.contained(root / r) for r in config.python_roots]
-            repo.python_roots = tuple(r for r in roots if r is not None and r.is_dir())
+            roots = []
+            for rel in config.python_roots:
+                inside = repo.contained(root / rel)
+                if inside is None:
+                    repo._refuse(root / rel)
+                elif inside.is_dir():
+                    roots.append(inside)
+            repo.python_roots = tuple(roots)
         else:
             repo.python_roots = detect_python_roots(root)
         return repo
@@ -196,6 +204,20 @@ class Repo:
 
     # -- Python modules -----------------------------------------------------------------------------------------
 
+    def _refuse(self, path: Path) -> None:
+        """Record that ``path`` (a symlink or a configured root) leads outside the repository."""
+        try:
+            shown = path.relative_to(self.root).as_posix()
+        except ValueError:
+            shown = str(path)
+        self.refused.append(
+            Diagnostic(
+                "read",
+                f"{self.name}:{shown} leads outside the repository; not read",
+                "codetrace only reads files inside the configured repos (symlinks are resolved first)",
+            )
+        )
+
     def module_files(self, module: str) -> list[Path]:
         """Files that define the dotted ``module`` under any Python root: ``a/b.py``, ``a/b.pyi`` or
         ``a/b/__init__.py``. More than one when roots overlap (namespace packages)."""
@@ -208,9 +230,13 @@ class Repo:
             for root in self.python_roots:
                 base = root.joinpath(*parts)
                 for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-                    if candidate.is_file() and self.contained(candidate) is not None:
-                        found.append(candidate)
-                        break
+                    if not candidate.is_file():
+                        continue
+                    if self.contained(candidate) is None:
+                        self._refuse(candidate)
+                        continue
+                    found.append(candidate)
+                    break
         self._module_cache[module] = found
         return found
 

@@ -1,15 +1,44 @@
 """Python frontend: one source file in, :class:`~sphinxext.codetrace.model.FileFacts` out, with libcst.
 
-It records definitions (with parameter and return annotations as written), imports (relative ones made
+It records definitions (with parameter and return annotations as written; a ``lambda`` is a definition named
+``<lambdaN>``, numbered in source order within its scope, as PyCG names them), imports (relative ones made
 absolute), call sites in execution order (arguments before the call that takes them), awaits, task spawns,
 ``raise`` statements, the ``except`` clauses around each call, and simple bindings (``x = Foo()``,
 ``self.x: T = ...``) that the resolver uses as type hints. It does not resolve anything.
+
+Besides these, :class:`~sphinxext.codetrace.model.Flow` facts describe how values move, as expression trees
+(nested tuples whose first element is a tag), so the resolver can follow what name chains cannot say:
+
+* ``("n", name)``, ``("a", tree, attr)``, ``("s", tree, index)`` with a slice index ``("sl", lo, hi)``;
+* ``("c", func, args, kwargs)``: a call; ``args`` holds trees or ``("*", tree)``, ``kwargs`` holds
+  ``(name, tree)`` pairs (``name`` is ``"**"`` for ``**mapping``); ``("super",)`` / ``("super", cls)``;
+* ``("k", constant)``, ``("t", items)`` (tuple), ``("l", items)`` (list), ``("set", items)``, ``("d",
+  ((key, value), ...))`` (dict; key ``"**"`` merges a mapping); ``("lam", qualname)`` a lambda;
+* ``("comp", kind, element, block)`` / ``("dcomp", key, value, block)``: comprehensions, whose ``for``
+  targets are bound inside ``block``;
+* ``("def", qualname)`` the function or class a ``def``/``class`` statement makes, and ``("dec",
+  decorator, tree)`` a decorator applied to it; ``("imp", dotted)`` an imported name; ``("iter", tree)`` /
+  ``("aiter", tree)`` what a ``for`` over ``tree`` binds; ``("enter", tree)`` / ``("aenter", tree)`` what
+  ``with tree as x`` binds; ``("aw", tree)``; ``("or", trees)`` one of several values; ``("?",)``.
+
+Binding targets are patterns: ``("n", name)``, ``("a", tree, attr)``, ``("s", tree, index)``, ``("t",
+patterns)``, ``("*", pattern)``. Names declared ``global`` are bound in the module scope.
+
+Every call gets a ``"call"`` flow at its position, with its call site's text in ``Flow.annotation`` (two calls
+can start at one position: ``f().g()``). So do the calls a statement makes without writing them,
+tagged in ``Flow.target``: ``"@"`` a decorator applied to what it decorates (flow only: not a call site), and
+these, which are also call sites whose text names them (see :func:`implicit_tag`): ``__enter__`` /
+``__exit__`` of ``with`` (``__aenter__``/``__aexit__``, awaited, for ``async with``), ``__iter__`` /
+``__next__`` of a ``for`` loop (``__aiter__``/``__anext__`` for ``async for``), and the function handed to
+``map``/``filter`` (tag ``"callback"``, value ``("cb", map_tree, function_tree)``) or to a thread, executor or ``call_soon`` (tag ``"spawn"``).
 
 Positions come from libcst's ``PositionProvider``; a definition's line is the line of its name (the ``def``
 or ``class`` line), not of its first decorator.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -19,6 +48,7 @@ from ..model import (
     CallSite,
     Definition,
     FileFacts,
+    Flow,
     Import,
     Lang,
     Param,
@@ -28,18 +58,36 @@ from ..model import (
 from .guard import python_precheck
 
 #: Bump when the facts this frontend produces change, so cached facts are rebuilt.
-FRONTEND_VERSION = "py-4"
+FRONTEND_VERSION = "py-6"
 
 #: Calls whose first argument is a coroutine that runs as a new task: ``create_task(coro())``.
 _SPAWN_CORO = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe", "start_soon"})
+#: Calls whose every positional argument that is a call runs as a task: ``gather(a(), b())``.
+_SPAWN_ALL = frozenset({"gather"})
 #: Calls that run a callable they are handed: ``to_thread(fn, ...)``, ``submit(fn, ...)``.
 _SPAWN_CALLABLE_ARG0 = frozenset({"to_thread", "call_soon", "call_soon_threadsafe"})
 #: ``submit``/``apply_async`` hand a callable to a pool only when the receiver is one (``self.executor``):
 #: a method of that name elsewhere (``scheduler.submit(seq)``) is an ordinary call.
 _POOL_SUBMIT = frozenset({"submit", "apply_async"})
 _SPAWN_CALLABLE_ARG1 = frozenset({"run_in_executor"})
+#: Builtins that call the function they are given as first argument (the resolver checks the builtin).
+_CALLBACK_ARG0 = frozenset({"map", "filter"})
 
 _MAX_TEXT = 120
+_MAX_TREE_DEPTH = 12
+UNKNOWN: tuple[str] = ("?",)
+
+
+def implicit_tag(text: str) -> str | None:
+    """The tag of a call site the code does not write as a call (see the module docstring), from its text:
+    ``"enter"``, ``"exit"``, ``"iter"``, ``"next"``, ``"callback"``, or None for a written call."""
+    if text.startswith(("with ", "async with ")):
+        return "exit" if text.endswith(" (exit)") else "enter"
+    if text.startswith(("for in ", "async for in ")):
+        return "next" if text.endswith(" (next)") else "iter"
+    if text.endswith(" (callback)"):
+        return "callback"
+    return None
 
 
 def chain_of(node: cst.BaseExpression) -> tuple[str, ...]:
@@ -61,6 +109,27 @@ def chain_of(node: cst.BaseExpression) -> tuple[str, ...]:
     return ()
 
 
+def _constant(node: cst.BaseExpression) -> tuple[bool, Any]:
+    """``(True, value)`` for a literal string, integer, ``True``/``False``/``None`` or negative integer."""
+    if isinstance(node, cst.Name) and node.value in ("None", "True", "False"):
+        return True, {"None": None, "True": True, "False": False}[node.value]
+    try:
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+            value = node.evaluated_value
+            return (True, value) if isinstance(value, str) else (False, None)
+        if isinstance(node, cst.Integer):
+            return True, node.evaluated_value
+        if (
+            isinstance(node, cst.UnaryOperation)
+            and isinstance(node.operator, cst.Minus)
+            and isinstance(node.expression, cst.Integer)
+        ):
+            return True, -node.expression.evaluated_value
+    except (SyntaxError, ValueError, TypeError, MemoryError):  # a literal Python itself refuses
+        pass
+    return False, None
+
+
 class _FactsVisitor(cst.CSTVisitor):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
@@ -71,15 +140,22 @@ class _FactsVisitor(cst.CSTVisitor):
         self.is_package = is_package
         self.scopes: list[tuple[str, str]] = []  # (qualname, kind)
         self.handlers: list[tuple[str, ...]] = []
-        self._saved_handlers: list[list[tuple[str, ...]]] = []
+        self._saved: list[tuple[list[tuple[str, ...]], list[int]]] = []
         self.definitions: list[Definition] = []
         self.imports: list[Import] = []
         self.calls: list[CallSite] = []
         self.raises: list[RaiseSite] = []
         self.bindings: list[Binding] = []
+        self.flow: list[Flow] = []
         self.all_names: tuple[str, ...] | None = None
         self._awaited: set[int] = set()
         self._spawned: set[int] = set()
+        self.path: list[int] = []  # branch blocks around the current statement (see Flow.path)
+        self._blocks = 0
+        self._comp_blocks: dict[int, int] = {}
+        self._lambda_names: dict[int, str] = {}
+        self._lambda_counts: dict[str, int] = {}
+        self._globals: dict[str, set[str]] = {}  # function scope -> names declared global there
 
     # -- helpers ----------------------------------------------------------------------------------------------
 
@@ -127,6 +203,135 @@ class _FactsVisitor(cst.CSTVisitor):
             add(params.star_kwarg, "**")
         return tuple(out)
 
+    def _new_block(self) -> int:
+        self._blocks += 1
+        return self._blocks
+
+    # -- expression trees (see the module docstring) ----------------------------------------------------------
+
+    def _lambda_name(self, node: cst.Lambda) -> str:
+        name = self._lambda_names.get(id(node))
+        if name is None:
+            count = self._lambda_counts.get(self.scope, 0) + 1
+            self._lambda_counts[self.scope] = count
+            name = self._lambda_names[id(node)] = self._qualname(f"<lambda{count}>")
+        return name
+
+    def _comp_block(self, node: cst.CSTNode) -> int:
+        block = self._comp_blocks.get(id(node))
+        if block is None:
+            block = self._comp_blocks[id(node)] = -self._new_block()
+        return block
+
+    def tree(self, node: cst.BaseExpression | None, depth: int = 0) -> Any:
+        """The expression tree of ``node``."""
+        if node is None or depth > _MAX_TREE_DEPTH:
+            return UNKNOWN
+        d = depth + 1
+        is_constant, value = _constant(node)
+        if is_constant:
+            return ("k", value)
+        if isinstance(node, cst.Name):
+            return ("n", node.value)
+        if isinstance(node, cst.Attribute):
+            return ("a", self.tree(node.value, d), node.attr.value)
+        if isinstance(node, cst.Call):
+            if isinstance(node.func, cst.Name) and node.func.value == "super":
+                return ("super", self.tree(node.args[0].value, d)) if node.args else ("super",)
+            args: list[Any] = []
+            kwargs: list[Any] = []
+            for arg in node.args:
+                if arg.keyword is not None:
+                    kwargs.append((arg.keyword.value, self.tree(arg.value, d)))
+                elif arg.star == "**":
+                    kwargs.append(("**", self.tree(arg.value, d)))
+                elif arg.star == "*":
+                    args.append(("*", self.tree(arg.value, d)))
+                else:
+                    args.append(self.tree(arg.value, d))
+            return ("c", self.tree(node.func, d), tuple(args), tuple(kwargs))
+        if isinstance(node, cst.Subscript):
+            if len(node.slice) != 1:
+                return ("s", self.tree(node.value, d), UNKNOWN)
+            index = node.slice[0].slice
+            if isinstance(index, cst.Slice):
+                bounds = []
+                for bound in (index.lower, index.upper):
+                    ok, value = _constant(bound) if bound is not None else (True, None)
+                    bounds.append(value if ok and (value is None or type(value) is int) else "?")
+                if index.step is not None or "?" in bounds:
+                    return ("s", self.tree(node.value, d), ("sl", None, None, "?"))
+                return ("s", self.tree(node.value, d), ("sl", bounds[0], bounds[1]))
+            return ("s", self.tree(node.value, d), self.tree(index.value, d))
+        if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+            tag = "t" if isinstance(node, cst.Tuple) else "l" if isinstance(node, cst.List) else "set"
+            items = tuple(
+                ("*", self.tree(e.value, d)) if isinstance(e, cst.StarredElement) else self.tree(e.value, d)
+                for e in node.elements
+            )
+            return (tag, items)
+        if isinstance(node, cst.Dict):
+            entries = []
+            for e in node.elements:
+                if isinstance(e, cst.DictElement):
+                    entries.append((self.tree(e.key, d), self.tree(e.value, d)))
+                else:
+                    entries.append(("**", self.tree(e.value, d)))
+            return ("d", tuple(entries))
+        if isinstance(node, cst.Lambda):
+            return ("lam", self._lambda_name(node))
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            kind = "l" if isinstance(node, cst.ListComp) else "set" if isinstance(node, cst.SetComp) else "g"
+            return ("comp", kind, self.tree(node.elt, d), self._comp_block(node))
+        if isinstance(node, cst.DictComp):
+            return ("dcomp", self.tree(node.key, d), self.tree(node.value, d), self._comp_block(node))
+        if isinstance(node, cst.Await):
+            return ("aw", self.tree(node.expression, d))
+        if isinstance(node, cst.IfExp):
+            return ("or", (self.tree(node.body, d), self.tree(node.orelse, d)))
+        if isinstance(node, cst.BooleanOperation):
+            return ("or", (self.tree(node.left, d), self.tree(node.right, d)))
+        if isinstance(node, cst.NamedExpr):
+            return self.tree(node.value, d)
+        return UNKNOWN
+
+    def pattern(self, node: cst.BaseExpression) -> Any:
+        """The binding pattern of an assignment target."""
+        if isinstance(node, cst.Name):
+            return ("n", node.value)
+        if isinstance(node, cst.Attribute):
+            return ("a", self.tree(node.value), node.attr.value)
+        if isinstance(node, cst.Subscript):
+            return self.tree(node)  # ("s", base, index)
+        if isinstance(node, (cst.Tuple, cst.List)):
+            return (
+                "t",
+                tuple(
+                    ("*", self.pattern(e.value)) if isinstance(e, cst.StarredElement) else self.pattern(e.value)
+                    for e in node.elements
+                ),
+            )
+        if isinstance(node, cst.StarredElement):
+            return ("*", self.pattern(node.value))
+        return UNKNOWN
+
+    # -- flow facts -------------------------------------------------------------------------------------------
+
+    def _flow(self, node: cst.CSTNode, kind: str, target: Any = None, value: Any = None, **extra: Any) -> None:
+        line, col = self.pos(node)
+        scope = self.scope
+        if (
+            kind == "bind"
+            and isinstance(target, tuple)
+            and target[0] == "n"
+            and target[1] in self._globals.get(scope, ())
+        ):
+            scope = ""
+        self.flow.append(Flow(scope, line, col, kind, target, value, extra.get("annotation"), tuple(self.path)))
+
+    def _bind_flow(self, node: cst.CSTNode, target: Any, value: Any, annotation: str | None = None) -> None:
+        self._flow(node, "bind", target, value, annotation=annotation)
+
     # -- definitions ------------------------------------------------------------------------------------------
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -147,6 +352,23 @@ class _FactsVisitor(cst.CSTVisitor):
                 in_class=bool(self.scopes) and self.scopes[-1][1] == "class",
             )
         )
+        self._def_flows(node, qualname)
+
+    def _def_flows(self, node: cst.FunctionDef | cst.ClassDef, qualname: str) -> None:
+        """The defaults, the decorator applications (innermost first) and the binding of the decorated name."""
+        if isinstance(node, cst.FunctionDef):
+            self._default_flows(node.params, qualname)
+        value: Any = ("def", qualname)
+        for decorator in reversed(node.decorators):
+            dec_tree = self.tree(decorator.decorator)
+            self._flow(decorator, "call", "@", ("c", dec_tree, (value,), ()), annotation="@" + self.code(decorator.decorator))
+            value = ("dec", dec_tree, value)
+        self._bind_flow(node.name, ("n", node.name.value), value)
+
+    def _default_flows(self, params: cst.Parameters, qualname: str) -> None:
+        for p in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if p.default is not None:
+                self._flow(p, "default", (qualname, p.name.value), self.tree(p.default))
 
     # Decorators, defaults, annotations and bases run in the enclosing scope: only the body is pushed.
     # A body also starts afresh with no enclosing ``try``: a handler around a ``def`` does not guard the calls
@@ -164,13 +386,17 @@ class _FactsVisitor(cst.CSTVisitor):
         self._leave_body()
 
     def _enter_body(self, node: cst.FunctionDef | cst.ClassDef) -> None:
-        self.scopes.append(self._body_scope(node))
-        self._saved_handlers.append(self.handlers)
+        self._push_scope(self._body_scope(node))
+
+    def _push_scope(self, scope: tuple[str, str]) -> None:
+        self.scopes.append(scope)
+        self._saved.append((self.handlers, self.path))
         self.handlers = []
+        self.path = []
 
     def _leave_body(self) -> None:
         self.scopes.pop()
-        self.handlers = self._saved_handlers.pop()
+        self.handlers, self.path = self._saved.pop()
 
     def _body_scope(self, node: cst.FunctionDef | cst.ClassDef) -> tuple[str, str]:
         kind = "function" if isinstance(node, cst.FunctionDef) else "class"
@@ -191,6 +417,131 @@ class _FactsVisitor(cst.CSTVisitor):
                 bases=tuple(self.code(a.value) for a in node.bases if a.keyword is None and not a.star),
             )
         )
+        self._def_flows(node, qualname)
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        qualname = self._lambda_name(node)
+        self._default_flows(node.params, qualname)
+        line, _ = self.pos(node)
+        end = self.get_metadata(PositionProvider, node).end.line
+        self.definitions.append(
+            Definition(
+                qualname=qualname,
+                kind="function",
+                line=line,
+                end_line=end,
+                parent=self.scope,
+                params=self._params(node.params),
+            )
+        )
+
+    def visit_Lambda_body(self, node: cst.Lambda) -> None:
+        self._push_scope((self._lambda_name(node), "function"))
+        self._flow(node.body, "return", None, self.tree(node.body))
+
+    def leave_Lambda_body(self, node: cst.Lambda) -> None:
+        self._leave_body()
+
+    def visit_Global(self, node: cst.Global) -> None:
+        if self.scopes and self.scopes[-1][1] == "function":
+            self._globals.setdefault(self.scope, set()).update(n.name.value for n in node.names)
+
+    # -- branches ---------------------------------------------------------------------------------------------
+
+    def _push_block(self) -> None:
+        self.path.append(self._new_block())
+
+    def _pop_block(self) -> None:
+        self.path.pop()
+
+    def visit_If_body(self, node: cst.If) -> None:
+        self._push_block()
+
+    def leave_If_body(self, node: cst.If) -> None:
+        self._pop_block()
+
+    def visit_If_orelse(self, node: cst.If) -> None:
+        self._push_block()
+
+    def leave_If_orelse(self, node: cst.If) -> None:
+        self._pop_block()
+
+    def visit_While_body(self, node: cst.While) -> None:
+        self._push_block()
+
+    def leave_While_body(self, node: cst.While) -> None:
+        self._pop_block()
+
+    def visit_While_orelse(self, node: cst.While) -> None:
+        self._push_block()
+
+    def leave_While_orelse(self, node: cst.While) -> None:
+        self._pop_block()
+
+    def visit_For_orelse(self, node: cst.For) -> None:
+        self._push_block()
+
+    def leave_For_orelse(self, node: cst.For) -> None:
+        self._pop_block()
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self._push_block()
+        if node.name is not None and isinstance(node.name.name, cst.Name) and node.type is not None:
+            line, _ = self.pos(node)
+            self.bindings.append(Binding(self.scope, node.name.name.value, line, annotation=self.code(node.type)))
+            self._bind_flow(node.name.name, ("n", node.name.name.value), None, self.code(node.type))
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        self._pop_block()
+
+    def visit_ExceptStarHandler(self, node: cst.ExceptStarHandler) -> None:
+        self._push_block()
+
+    def leave_ExceptStarHandler(self, original_node: cst.ExceptStarHandler) -> None:
+        self._pop_block()
+
+    def visit_Try_orelse(self, node: cst.Try) -> None:
+        self._push_block()
+
+    def leave_Try_orelse(self, node: cst.Try) -> None:
+        self._pop_block()
+
+    def visit_MatchCase(self, node: cst.MatchCase) -> None:
+        self._push_block()
+
+    def leave_MatchCase(self, original_node: cst.MatchCase) -> None:
+        self._pop_block()
+
+    def _enter_comp(self, node: cst.CSTNode) -> None:
+        self.path.append(self._comp_block(node))
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._enter_comp(node)
+
+    def leave_ListComp(self, original_node: cst.ListComp) -> None:
+        self._pop_block()
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self._enter_comp(node)
+
+    def leave_SetComp(self, original_node: cst.SetComp) -> None:
+        self._pop_block()
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self._enter_comp(node)
+
+    def leave_GeneratorExp(self, original_node: cst.GeneratorExp) -> None:
+        self._pop_block()
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self._enter_comp(node)
+
+    def leave_DictComp(self, original_node: cst.DictComp) -> None:
+        self._pop_block()
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        tag = "aiter" if node.asynchronous is not None else "iter"
+        self._bind_flow(node.target, self.pattern(node.target), (tag, self.tree(node.iter)))
 
     # -- imports ----------------------------------------------------------------------------------------------
 
@@ -200,9 +551,11 @@ class _FactsVisitor(cst.CSTVisitor):
             full = ".".join(chain_of(alias.name))
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self.imports.append(Import(self.scope, alias.asname.name.value, full, line))
+                self._bind_flow(node, ("n", alias.asname.name.value), ("imp", full))
             else:
                 first = full.split(".")[0]
                 self.imports.append(Import(self.scope, first, first, line))
+                self._bind_flow(node, ("n", first), ("imp", first))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         line, _ = self.pos(node)
@@ -210,12 +563,14 @@ class _FactsVisitor(cst.CSTVisitor):
         base = self._absolute(len(node.relative), module)
         if isinstance(node.names, cst.ImportStar):
             self.imports.append(Import(self.scope, "*", base, line, star=True))
+            self._flow(node, "star", None, base)
             return
         for alias in node.names:
             name = ".".join(chain_of(alias.name))
             bound = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
             target = f"{base}.{name}" if base else name
             self.imports.append(Import(self.scope, bound, target, line))
+            self._bind_flow(node, ("n", bound), ("imp", target))
 
     # -- calls ------------------------------------------------------------------------------------------------
 
@@ -230,15 +585,19 @@ class _FactsVisitor(cst.CSTVisitor):
         if last in _SPAWN_CORO and positional and isinstance(positional[0].value, cst.Call):
             self._spawned.add(id(positional[0].value))
             return
+        if last in _SPAWN_ALL:
+            self._spawned.update(id(a.value) for a in positional if isinstance(a.value, cst.Call))
+            return
         target: cst.BaseExpression | None = None
+        rest: list[cst.Arg] = []
         if (last in _SPAWN_CALLABLE_ARG0 and positional) or (
             last in _POOL_SUBMIT
             and positional
             and any(w in part.lower() for part in chain[:-1] for w in ("executor", "pool"))
         ):
-            target = positional[0].value
+            target, rest = positional[0].value, positional[1:]
         elif last in _SPAWN_CALLABLE_ARG1 and len(positional) > 1:
-            target = positional[1].value
+            target, rest = positional[1].value, positional[2:]
         elif last == "Thread" or last == "Process":
             target = next((a.value for a in node.args if a.keyword and a.keyword.value == "target"), None)
         if target is not None:
@@ -248,6 +607,21 @@ class _FactsVisitor(cst.CSTVisitor):
                 self.calls.append(
                     CallSite(self.scope, line, col, fn_chain, self.code(target), StepKind.SPAWN, self._handlers())
                 )
+                tree = ("c", self.tree(target), tuple(self.tree(a.value) for a in rest), ())
+                self._flow(target, "call", "spawn", tree, annotation=self.code(target))
+        elif last in _CALLBACK_ARG0 and len(chain) == 1:
+            # map(fn, xs) calls fn: each positional argument that names a function (the resolver keeps those
+            # that do, and only when ``map`` is the builtin) is a call site of its own
+            for arg in positional:
+                fn = arg.value
+                fn_chain = chain_of(fn)
+                if fn_chain or isinstance(fn, cst.Lambda):
+                    line, col = self.pos(fn)
+                    text = f"{self.code(fn)} (callback)"
+                    self.calls.append(
+                        CallSite(self.scope, line, col, fn_chain, text, StepKind.CALL, self._handlers())
+                    )
+                    self._flow(fn, "call", "callback", ("cb", self.tree(node.func), self.tree(fn)), annotation=text)
 
     def leave_Call(self, original_node: cst.Call) -> None:
         node = original_node
@@ -258,9 +632,65 @@ class _FactsVisitor(cst.CSTVisitor):
         self.calls.append(
             CallSite(self.scope, line, col, chain_of(node.func), self.code(node.func), kind, self._handlers(), args)
         )
+        tree = self.tree(node)
+        if tree[0] == "super":  # the call of super itself (its value is the "super" tree)
+            tree = ("c", ("n", "super"), tree[1:], ())
+        self._flow(node, "call", None, tree, annotation=self.code(node.func))
 
     def _handlers(self) -> tuple[str, ...]:
         return tuple(h for group in reversed(self.handlers) for h in group)
+
+    def _implicit(
+        self, node: cst.BaseExpression, suffix: tuple[str, ...], text: str, tag: str, awaited: bool
+    ) -> None:
+        """A call the statement makes without writing it: ``__enter__`` of a ``with``, ``__iter__``..."""
+        base = chain_of(node)
+        chain = (*base, *suffix) if base else ()
+        tree: Any = self.tree(node)
+        for element in suffix:
+            called = element.endswith("()")
+            tree = ("a", tree, element[:-2] if called else element)
+            if called:
+                tree = ("c", tree, (), ())
+        line, col = self.pos(node)
+        kind = StepKind.AWAIT if awaited else StepKind.CALL
+        self.calls.append(CallSite(self.scope, line, col, chain, text, kind, self._handlers()))
+        self._flow(node, "call", tag, ("c", tree, (), ()), annotation=text)
+
+    # -- with and for -----------------------------------------------------------------------------------------
+
+    def visit_With_body(self, node: cst.With) -> None:
+        is_async = node.asynchronous is not None
+        prefix = "async with " if is_async else "with "
+        for item in node.items:
+            name = "__aenter__" if is_async else "__enter__"
+            self._implicit(item.item, (name,), prefix + self.code(item.item), "enter", is_async)
+            if item.asname is not None:
+                self._bind_flow(
+                    item.asname.name,
+                    self.pattern(item.asname.name),
+                    ("aenter" if is_async else "enter", self.tree(item.item)),
+                )
+
+    def leave_With_body(self, node: cst.With) -> None:
+        is_async = node.asynchronous is not None
+        prefix = "async with " if is_async else "with "
+        for item in reversed(node.items):
+            name = "__aexit__" if is_async else "__exit__"
+            self._implicit(item.item, (name,), f"{prefix}{self.code(item.item)} (exit)", "exit", is_async)
+
+    def visit_For_body(self, node: cst.For) -> None:
+        is_async = node.asynchronous is not None
+        prefix = "async for in " if is_async else "for in "
+        text = prefix + self.code(node.iter)
+        first, then = ("__aiter__", "__anext__") if is_async else ("__iter__", "__next__")
+        self._implicit(node.iter, (first,), text, "iter", False)
+        self._implicit(node.iter, (f"{first}()", then), f"{text} (next)", "next", is_async)
+        self._push_block()
+        self._bind_flow(node.target, self.pattern(node.target), ("aiter" if is_async else "iter", self.tree(node.iter)))
+
+    def leave_For_body(self, node: cst.For) -> None:
+        self._pop_block()
 
     # -- error paths ------------------------------------------------------------------------------------------
 
@@ -272,20 +702,40 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def visit_Try_body(self, node: cst.Try) -> None:
         self._push_handlers(node)
+        self._push_block()
 
     def leave_Try_body(self, node: cst.Try) -> None:
         self.handlers.pop()
+        self._pop_block()
 
     def visit_TryStar_body(self, node: cst.TryStar) -> None:
         self._push_handlers(node)
+        self._push_block()
 
     def leave_TryStar_body(self, node: cst.TryStar) -> None:
         self.handlers.pop()
+        self._pop_block()
 
     def visit_Raise(self, node: cst.Raise) -> None:
         line, col = self.pos(node)
         text = self.code(node.exc) if node.exc is not None else "(re-raise)"
         self.raises.append(RaiseSite(self.scope, line, col, text))
+        if node.exc is not None:
+            self._flow(node, "raise", None, self.tree(node.exc))
+
+    # -- returns and yields -----------------------------------------------------------------------------------
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self._flow(node, "return", None, self.tree(node.value))
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if isinstance(node.value, cst.From):
+            self._flow(node, "yield", None, ("iter", self.tree(node.value.item)))
+        elif node.value is not None:
+            self._flow(node, "yield", None, self.tree(node.value))
+        else:
+            self._flow(node, "yield", None, ("k", None))
 
     # -- bindings ---------------------------------------------------------------------------------------------
 
@@ -318,6 +768,9 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         line, _ = self.pos(node)
+        value = self.tree(node.value)
+        for target in node.targets:
+            self._bind_flow(target.target, self.pattern(target.target), value)
         if len(node.targets) == 1:
             name = self._target_name(node.targets[0].target)
             if name == "__all__" and not self.scopes:
@@ -328,6 +781,7 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._bind(node.target, node.value, self.pos(node)[0])
+        self._bind_flow(node.target, self.pattern(node.target), self.tree(node.value))
 
     def visit_For(self, node: cst.For) -> None:
         self._bind(node.target, None, self.pos(node)[0])
@@ -338,29 +792,25 @@ class _FactsVisitor(cst.CSTVisitor):
             if item.asname is not None:
                 self._bind(item.asname.name, None, line)
 
-    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        if node.name is not None and isinstance(node.name.name, cst.Name) and node.type is not None:
-            line, _ = self.pos(node)
-            self.bindings.append(Binding(self.scope, node.name.name.value, line, annotation=self.code(node.type)))
-
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        annotation = self.code(node.annotation.annotation)
+        value_tree = self.tree(node.value) if node.value is not None else None
+        self._bind_flow(node.target, self.pattern(node.target), value_tree, annotation)
         name = self._target_name(node.target)
         if name is None:
             return
         line, _ = self.pos(node)
         value = chain_of(node.value) if node.value is not None else ()
-        self.bindings.append(
-            Binding(self.scope, name, line, value=value, annotation=self.code(node.annotation.annotation))
-        )
+        self.bindings.append(Binding(self.scope, name, line, value=value, annotation=annotation))
 
     def _record_all(self, value: cst.BaseExpression) -> None:
         if isinstance(value, (cst.List, cst.Tuple)):
             names = []
             for element in value.elements:
-                if isinstance(element.value, cst.SimpleString):
-                    names.append(element.value.evaluated_value)
-                else:
+                ok, name = _constant(element.value) if isinstance(element.value, cst.SimpleString) else (False, None)
+                if not ok:
                     return
+                names.append(name)
             self.all_names = tuple(str(n) for n in names)
 
 
@@ -393,4 +843,5 @@ def parse_python(source: str, path: str, module: str, is_package: bool) -> FileF
         raises=tuple(visitor.raises),
         bindings=tuple(visitor.bindings),
         all_names=visitor.all_names,
+        flow=tuple(visitor.flow),
     )

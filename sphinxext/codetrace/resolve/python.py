@@ -1,28 +1,53 @@
-"""Python resolution: from a call site's name chain to the definition it calls, using facts alone.
+"""Python resolution: from a call site to the definitions it may call, using facts alone.
 
-The resolver evaluates a chain (``self.store.get``) left to right over a small value domain: a module, a
-definition (function or class object), an instance of a class, ``super()`` inside a class, or an external
-dotted name (stdlib, third party, builtins). Names are looked up the way Python scopes them (enclosing
-functions, then the module, skipping class bodies; imports made inside functions count), imports are followed
-through re-exports in ``__init__`` modules and star imports, attributes of instances are found along the C3
-MRO of their class or through the attributes ``__init__`` and other methods assign, and call results take the
-callee's return annotation. Each answer records how it was made (:class:`~sphinxext.codetrace.model.Resolution`).
+The resolver is a small abstract interpreter over the facts of :mod:`..index.python`. It evaluates the
+expression tree of a call's callee (``self.store.get``, ``handlers[kind]``, ``make()()``) to a *set* of
+values: a module, a function or class object (a method remembers the instance it was looked up on), an
+instance of a class, ``super()``, a container (tuple, list, dict: their elements are followed), a generator,
+a ``functools.partial``, or an external dotted name (stdlib, third party, builtins). Unknown stays unknown.
 
-What it does not do (yet): candidate sets for dynamic dispatch and conditional imports, decorators that
-wrap, higher-order functions, ``.pyi`` stubs. A call it cannot resolve is reported as unresolved with its
-source text, never guessed.
+* Names are looked up the way Python scopes them (enclosing functions, then the module, skipping class
+  bodies; ``global`` declarations, imports made inside functions, star imports with ``__all__``, builtins).
+  Of the bindings of a name, those that reach the use count: a later binding on every path to the use
+  replaces earlier ones (``a = f; a = g; a()`` calls ``g``), bindings in different branches are all kept, so
+  a conditional import or assignment gives a *set* of values.
+* Imports are followed through re-exports in ``__init__`` modules, namespace packages, several source roots
+  and ``.pyi`` stubs (next to a module, or instead of it).
+* Attributes of instances are found along the C3 MRO, then in what methods assign to ``self.x`` and in
+  class-level annotations (dataclass, NamedTuple and pydantic fields). An instance whose class is only
+  declared (an annotation, ``self``) may be a subclass: a method a subclass overrides makes the call a set of
+  candidates; when the base is abstract and one subclass implements it, that one is the answer.
+* Calls take the callee's return annotation or, without one, what its ``return`` statements give for *these*
+  arguments (a decorator that returns its argument is transparent; ``functools.wraps(fn)`` makes a wrapper
+  stand for ``fn``); ``yield`` makes a generator, ``with`` takes ``__enter__``, ``for`` takes the elements.
+
+Each answer records how it was made (:class:`~sphinxext.codetrace.model.Resolution`): one callee is
+``direct``/``import``/``typed``/``inherited``; several are ``candidates``. A call whose callee has no static
+answer is ``unresolved`` with its source text: never guessed.
+
+:meth:`PythonResolver.resolve_call` answers for one call site, on demand: it parses only the files the
+evaluation reaches. For a whole call graph (:mod:`sphinxext.codetrace.callgraph`) the resolver can also be
+told what each function's parameters receive at the call sites seen so far
+(:meth:`PythonResolver.set_param_sources`), which is how functions passed as arguments are followed there.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
+import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from ..diagnostics import CodetraceError, suggest
 from ..index import Index
-from ..model import Binding, CallSite, Definition, FileFacts, Lang, Loc, Resolution
-from ..workspace import Workspace
+from ..index.python import implicit_tag
+from ..model import CallSite, Definition, FileFacts, Flow, Lang, Loc, Resolution
+from ..workspace import SKIP_DIRS, Workspace
+from . import Outcome
 
 #: Builtins that are plain helpers: calls to them are left out of traces, they carry no flow.
 QUIET_BUILTINS = frozenset(
@@ -77,19 +102,55 @@ QUIET_BUILTINS = frozenset(
 )
 
 _RANK = {Resolution.DIRECT: 0, Resolution.IMPORT: 1, Resolution.TYPED: 2, Resolution.INHERITED: 3}
-_WRAPPERS = {
-    "Optional",
-    "typing.Optional",
-    "Final",
-    "typing.Final",
-    "ClassVar",
-    "typing.ClassVar",
-    "Annotated",
-    "typing.Annotated",
-    "Awaitable",
-    "typing.Awaitable",
-    "Coroutine",
+_WRAPPERS = {"Optional", "Final", "ClassVar", "Annotated", "Awaitable", "Required", "NotRequired", "ReadOnly"}
+_SEQUENCES = {
+    "list",
+    "List",
+    "Sequence",
+    "MutableSequence",
+    "Iterable",
+    "Iterator",
+    "Collection",
+    "set",
+    "Set",
+    "frozenset",
+    "FrozenSet",
+    "AbstractSet",
+    "MutableSet",
+    "deque",
+    "Deque",
+    "AsyncIterator",
+    "AsyncIterable",
+    "Generator",
+    "AsyncGenerator",
+    "KeysView",
+    "ValuesView",
+    "Reversible",
 }
+_MAPPINGS = {"dict", "Dict", "Mapping", "MutableMapping", "defaultdict", "DefaultDict", "OrderedDict", "ChainMap"}
+#: External bases that add no attributes a call could reach.
+_HARMLESS_BASES = frozenset(
+    {
+        "builtins.object",
+        "typing.Generic",
+        "typing.Protocol",
+        "typing_extensions.Protocol",
+        "abc.ABC",
+        "typing.NamedTuple",
+        "typing.TypedDict",
+        "typing_extensions.TypedDict",
+    }
+)
+_TYPING_MODULES = ("typing.", "typing_extensions.", "collections.abc.", "collections.")
+_SELF_NAMES = {"Self", "typing.Self", "typing_extensions.Self"}
+#: Decorators that make an attribute read call the function: ``obj.prop`` is what the getter returns.
+_PROPERTIES = {"builtins.property", "functools.cached_property", "cached_property", "property"}
+_CONTAINER_METHODS = {"tuple": "tuple", "list": "list", "set": "set", "g": "generator", "iter": "iterator"}
+_MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft"}
+#: Evaluation steps one call site may take before its answer is given up (unknown).
+_BUDGET = 30_000
+_MAX_DEPTH = 60
+_MAX_FRAME_DEPTH = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +161,21 @@ class PySymbol:
     path: str
     module: str
     definition: Definition
+
+    # A definition is identified by where it is: hashing and comparing that is much cheaper than the
+    # whole Definition, and symbols are hashed constantly while resolving.
+    def __hash__(self) -> int:
+        return hash((self.path, self.definition.qualname, self.definition.line))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PySymbol):
+            return NotImplemented
+        return (
+            self.path == other.path
+            and self.definition.qualname == other.definition.qualname
+            and self.definition.line == other.definition.line
+            and self.repo == other.repo
+        )
 
     @property
     def qualname(self) -> str:
@@ -126,18 +202,27 @@ class ModuleV:
 
 @dataclass(frozen=True, slots=True)
 class DefV:
+    """A function or class object; a method looked up on an instance (or a classmethod on a class) keeps
+    what it is bound to."""
+
     sym: PySymbol
+    bound: Any = None
 
 
 @dataclass(frozen=True, slots=True)
 class InstanceV:
+    """An instance of a workspace class: ``exact`` when it was constructed here, not only declared (then it
+    may be a subclass); ``alloc`` is the construction site when ``__init__`` stores its arguments."""
+
     cls: PySymbol
+    exact: bool = False
+    alloc: Any = None
 
 
 @dataclass(frozen=True, slots=True)
 class SuperV:
-    cls: PySymbol  # the class whose method called super(); lookups start after it in the MRO
-    instance_of: PySymbol
+    cls: PySymbol  # lookups start after this class in the MRO of ``instance``'s class
+    instance: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,19 +230,227 @@ class ExternalV:
     name: str
 
 
-Value = ModuleV | DefV | InstanceV | SuperV | ExternalV
+@dataclass(frozen=True, slots=True)
+class ConstV:
+    """A literal string, number or boolean (dict keys and list indices are matched by it)."""
+
+    value: Any
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a call site resolved to: a symbol to walk into, an external name, or nothing."""
+class SeqV:
+    """A tuple, list, set, iterator or generator expression: ``items`` by index when known, ``elems`` all of
+    them; ``site`` is where a mutable literal was made (stores into it are found there)."""
 
-    resolution: Resolution
-    target: str  # readable callee: qualified name, external dotted name, or the source text
-    callee: PySymbol | None = None
-    constructs: PySymbol | None = None  # the class, when the call instantiates it
-    receiver: PySymbol | None = None  # the class of the instance a method was called on
-    quiet: bool = False  # a builtin helper call: not drawn
+    kind: str
+    items: tuple[frozenset[Any], ...] | None
+    elems: frozenset[Any]
+    site: Any = None
+    partial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DictV:
+    """A dict: ``entries`` pair a key (``("k", constant)``, a value such as a class, or None when unknown)
+    with the values stored under it."""
+
+    entries: tuple[tuple[Any, frozenset[Any]], ...]
+    site: Any = None
+    partial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GenV:
+    """What calling a generator function gives: its elements are what it yields."""
+
+    func: PySymbol
+    frame: Any
+
+
+@dataclass(frozen=True, slots=True)
+class PartialV:
+    funcs: frozenset[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WrapsV:
+    """``functools.wraps(fn)``: applied to a wrapper, it gives ``fn`` (the wrapper stands for it)."""
+
+    wrapped: frozenset[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyV:
+    getters: frozenset[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MethodOfV:
+    """A method of a builtin container (``d.get``, ``items.append``)."""
+
+    container: Any
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Vals:
+    """What an expression may be: a set of values, how the answer was made, whether some possibilities are
+    unknown (``partial``), and the declaration they override when the set lists overrides (``decl``)."""
+
+    values: frozenset[Any] = frozenset()
+    how: Resolution = Resolution.DIRECT
+    partial: bool = False
+    decl: PySymbol | None = None
+
+    def weaker(self, how: Resolution) -> Vals:
+        return Vals(self.values, _weaker(self.how, how), self.partial, self.decl)
+
+
+UNKNOWN = Vals(frozenset(), Resolution.DIRECT, True)
+NOTHING = Vals()
+
+
+def one(value: Any, how: Resolution = Resolution.DIRECT) -> Vals:
+    return Vals(frozenset([value]), how)
+
+
+def union(parts: Iterable[Vals]) -> Vals:
+    values: set[Any] = set()
+    how: Resolution | None = None
+    partial = False
+    decls: set[PySymbol] = set()
+    for part in parts:
+        values |= part.values
+        partial = partial or part.partial
+        if part.values:
+            how = part.how if how is None else _weaker(how, part.how)
+        if part.decl is not None:
+            decls.add(part.decl)
+    decl = next(iter(decls)) if len(decls) == 1 else None
+    return Vals(frozenset(values), how or Resolution.DIRECT, partial, decl)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The parameters of one function as an evaluation sees them: ``self_value`` for a method's first
+    parameter, ``args`` the values of one call's arguments (None: whatever every known caller passes)."""
+
+    func: PySymbol
+    self_value: Any = None
+    args: tuple[tuple[str, Vals], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """Where an expression is evaluated: file, scope, position (for reaching bindings) and frame."""
+
+    key: tuple[str, str]
+    scope: str
+    line: int
+    col: int
+    path: tuple[int, ...]
+    frame: Frame | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One callee of a call site: ``kind`` is ``"def"`` (a function), ``"new"`` (a class instantiated:
+    ``sym`` is ``__init__`` when found, ``cls`` the class) or ``"external"`` (``name``)."""
+
+    kind: str
+    sym: PySymbol | None = None
+    cls: PySymbol | None = None
+    name: str = ""
+    receiver: Any = None
+    extra: tuple[PySymbol, ...] = ()  # ``__new__`` besides ``__init__``
+
+
+@dataclass
+class CallAnswer:
+    """Everything a call site may call."""
+
+    targets: list[Target]
+    how: Resolution
+    partial: bool
+    decl: PySymbol | None = None
+
+
+_END = (1 << 30, 0)
+
+
+class _FileInfo:
+    """Indexes over one file's flow facts, built once per file."""
+
+    def __init__(self, repo: str, path: str, facts: FileFacts) -> None:
+        self.key = (repo, path)
+        self.repo = repo
+        self.path = path
+        self.facts = facts
+        self.module = facts.module
+        self.defs: dict[str, Definition] = {d.qualname: d for d in facts.definitions}
+        self.binds: dict[tuple[str, str], list[tuple[Flow, tuple[Any, ...]]]] = {}
+        self.attr_stores: dict[str, list[tuple[Flow, Any, tuple[Any, ...]]]] = {}
+        self.sub_stores: list[tuple[Flow, Any, Any, tuple[Any, ...]]] = []
+        self.returns: dict[str, list[Flow]] = {}
+        self.yields: dict[str, list[Flow]] = {}
+        self.calls: dict[tuple[str, int, int, str | None], Flow] = {}  # scope, line, col, text
+        self.call_list: list[Flow] = []
+        self.stars: dict[str, list[Flow]] = {}
+        self.defaults: dict[tuple[str, str], Flow] = {}
+        self.raises: list[Flow] = []
+        self.mutators: list[Flow] = []
+        for flow in facts.flow:
+            kind = flow.kind
+            if kind == "bind":
+                for leaf, accessor in _leaves(flow.target, ()):
+                    tag = leaf[0]
+                    if tag == "n":
+                        self.binds.setdefault((flow.scope, leaf[1]), []).append((flow, accessor))
+                    elif tag == "a":
+                        self.attr_stores.setdefault(leaf[2], []).append((flow, leaf[1], accessor))
+                    elif tag == "s":
+                        self.sub_stores.append((flow, leaf[1], leaf[2], accessor))
+            elif kind == "call":
+                self.calls[(flow.scope, flow.line, flow.col, flow.annotation)] = flow
+                self.call_list.append(flow)
+                func = flow.value[1] if flow.value and flow.value[0] == "c" else None
+                if func and func[0] == "a" and func[2] in _MUTATORS and flow.target is None:
+                    self.mutators.append(flow)
+            elif kind == "return":
+                self.returns.setdefault(flow.scope, []).append(flow)
+            elif kind == "yield":
+                self.yields.setdefault(flow.scope, []).append(flow)
+            elif kind == "star":
+                self.stars.setdefault(flow.scope, []).append(flow)
+            elif kind == "default":
+                self.defaults[(flow.target[0], flow.target[1])] = flow
+            elif kind == "raise":
+                self.raises.append(flow)
+
+
+def _leaves(pattern: Any, accessor: tuple[Any, ...]) -> Iterator[tuple[Any, tuple[Any, ...]]]:
+    """The names, attributes and subscripts a target pattern binds, with how to reach each one's value."""
+    if not pattern:
+        return
+    tag = pattern[0]
+    if tag == "t":
+        items = pattern[1]
+        n = len(items)
+        star = next((i for i, item in enumerate(items) if item and item[0] == "*"), None)
+        for i, item in enumerate(items):
+            if item and item[0] == "*":
+                yield from _leaves(item[1], (*accessor, ("sl", i, n - 1 - i)))
+            else:
+                k = i if star is None or i < star else i - n
+                yield from _leaves(item, (*accessor, ("ix", k)))
+    elif tag == "*":
+        yield from _leaves(pattern[1], (*accessor, ("sl", 0, 0)))
+    elif tag in ("n", "a", "s"):
+        yield pattern, accessor
+
+
+class _Cut(Exception):
+    """The evaluation budget of one call site is spent."""
 
 
 class PythonResolver:
@@ -167,23 +460,42 @@ class PythonResolver:
         self.workspace = workspace
         self.index = index
         self._modules: dict[str, list[tuple[str, str]]] = {}
+        self._infos: dict[tuple[str, str], _FileInfo] = {}
         self._mro: dict[PySymbol, list[PySymbol]] = {}
         self._external_bases: dict[PySymbol, list[str]] = {}  # filled by mro(): bases outside the workspace
-        self._receiver: PySymbol | None = None  # class of the instance the last evaluated chain called on
-        self._self_class: PySymbol | None = None  # the walk's knowledge of what ``self`` is in this frame
-        self._origin: dict[int, tuple[str, str]] = {}  # id(facts) -> (repo, path); the index keeps them alive
+        self._open: set[PySymbol] = set()  # classes with a base that names nothing known
+        self._subclasses: dict[PySymbol, tuple[PySymbol, ...]] = {}
+        self._class_text_index: dict[str, list[tuple[str, str]]] | None = None
+        self._param_sources: dict[PySymbol, list[tuple[Ctx, Flow, Any]]] = {}
+        self._memo: dict[Any, Any] = {}
+        #: Call graphs see the whole program: what known callers pass is all a parameter receives.
+        self.closed_world = False
+        self._active: set[Any] = set()
+        self._cuts = 0
+        self._steps = 0
         self._depth = 0
+        self._frame_depth = 0
 
     # -- modules ----------------------------------------------------------------------------------------------
 
     def module_files(self, module: str) -> list[tuple[str, str]]:
-        """``(repo, relpath)`` of the files defining ``module`` in any repo, in repo order."""
+        """``(repo, relpath)`` of the files defining ``module`` in any repo, in repo order: sources first, then
+        ``.pyi`` stubs (next to a module or instead of it)."""
         found = self._modules.get(module)
         if found is None:
             found = []
+            parts = module.split(".")
             for repo in self.workspace.repos.values():
                 for path in repo.module_files(module):
                     found.append((repo.name, repo.relpath(path)))
+                if not all(p.isidentifier() for p in parts):
+                    continue
+                for root in repo.python_roots:
+                    base = root.joinpath(*parts)
+                    for stub in (base.with_suffix(".pyi"), base / "__init__.pyi"):
+                        if stub.is_file() and repo.contained(stub) is not None:
+                            found.append((repo.name, repo.relpath(stub)))
+                            break
             self._modules[module] = found
         return found
 
@@ -191,9 +503,21 @@ class PythonResolver:
         return bool(self.module_files(module)) or any(r.is_package_dir(module) for r in self.workspace.repos.values())
 
     def facts_of(self, repo: str, path: str) -> FileFacts:
-        facts = self.index.facts(self.workspace.repos[repo], path)
-        self._origin[id(facts)] = (repo, path)
-        return facts
+        return self.info(repo, path).facts
+
+    def info(self, repo: str, path: str) -> _FileInfo:
+        key = (repo, path)
+        found = self._infos.get(key)
+        facts = self.index.facts(self.workspace.repos[repo], path)  # records the file as read, every time
+        if found is None or found.facts is not facts:
+            found = self._infos[key] = _FileInfo(repo, path, facts)
+        return found
+
+    def _sym(self, info: _FileInfo, d: Definition) -> PySymbol:
+        return PySymbol(info.repo, info.path, info.module, d)
+
+    def _info_of(self, sym: PySymbol) -> _FileInfo:
+        return self.info(sym.repo, sym.path)
 
     # -- entries ----------------------------------------------------------------------------------------------
 
@@ -218,21 +542,15 @@ class PythonResolver:
                 raise CodetraceError(
                     "unresolved", f"entry {text!r} is a module, not a function", "name a function or method inside it"
                 )
-            value = self._lookup_module_attr(module, rest[0], frozenset())
-            resolved = value[0] if value else None
+            resolved = self._single_def(self._guarded(lambda m=module, r=rest[0]: self.module_attr(m, r)))
             for j, part in enumerate(rest[1:], start=1):
-                if isinstance(resolved, DefV) and resolved.sym.definition.kind == "class":
-                    member = self._class_member(resolved.sym, part)
-                    resolved = member[0] if member else None
-                elif isinstance(resolved, DefV):
-                    d = self.facts_of(resolved.sym.repo, resolved.sym.path).definition(
-                        f"{resolved.sym.definition.qualname}.{part}"
-                    )
-                    resolved = (
-                        DefV(PySymbol(resolved.sym.repo, resolved.sym.path, resolved.sym.module, d)) if d else None
-                    )
-                else:
-                    resolved = None
+                if resolved is not None and resolved.definition.kind == "class":
+                    found = self._guarded(lambda c=resolved, p=part: self._class_attr(c, p))
+                    resolved = self._single_def(found)
+                elif resolved is not None:
+                    info = self._info_of(resolved)
+                    d = info.defs.get(f"{resolved.definition.qualname}.{part}")
+                    resolved = self._sym(info, d) if d else None
                 if resolved is None:
                     failed = ".".join(parts[: i + j + 1])
                     raise CodetraceError(
@@ -241,14 +559,14 @@ class PythonResolver:
                         self._suggest_in(files, ".".join(rest[: j + 1]))
                         or "check the spelling and the repo's Python roots",
                     )
-            if isinstance(resolved, DefV) and resolved.sym.definition.kind == "class":
+            if resolved is not None and resolved.definition.kind == "class":
                 raise CodetraceError(
                     "unresolved",
                     f"entry {text!r} is a class, not a function",
                     f"start from one of its methods, e.g. {text}.__init__",
                 )
-            if isinstance(resolved, DefV):
-                return resolved.sym
+            if resolved is not None:
+                return resolved
             raise CodetraceError(
                 "unresolved",
                 f"entry {text!r}: {module!r} has no definition {'.'.join(rest)!r}",
@@ -261,6 +579,10 @@ class PythonResolver:
             f"is {known[0]!r} under a Python root? Set python_roots in codetrace_repos",
         )
 
+    def _single_def(self, vals: Vals) -> PySymbol | None:
+        syms = {v.sym for v in vals.values if isinstance(v, DefV)}
+        return next(iter(syms)) if len(syms) == 1 and not vals.partial else None
+
     def _suggest_in(self, files: list[tuple[str, str]], qualname: str) -> str:
         names = [d.qualname for repo, path in files for d in self.facts_of(repo, path).definitions]
         return suggest(qualname, names)
@@ -271,18 +593,18 @@ class PythonResolver:
         for r in repos:
             if r.contained(r.root / path) is None or not (r.root / path).is_file():
                 continue
-            facts = self.facts_of(r.name, path)
+            info = self.info(r.name, path)
             problem = self.index.problem(r.name, path)
             if problem is not None:
                 raise CodetraceError(problem.subtype, problem.message, problem.hint)
-            definition = facts.definition(qualname)
+            definition = info.defs.get(qualname)
             if definition is None:
                 raise CodetraceError(
                     "unresolved",
                     f"entry {text!r}: no {qualname!r} in {r.name}:{path}",
-                    suggest(qualname, [d.qualname for d in facts.definitions]) or "check the spelling",
+                    suggest(qualname, [d.qualname for d in info.facts.definitions]) or "check the spelling",
                 )
-            return PySymbol(r.name, path, facts.module, definition)
+            return self._sym(info, definition)
         raise CodetraceError(
             "unresolved",
             f"entry {text!r}: no file {path!r} in {'repo ' + repr(repo) if repo else 'any configured repo'}",
@@ -291,355 +613,793 @@ class PythonResolver:
 
     # -- call sites -------------------------------------------------------------------------------------------
 
-    def resolve_call(self, sym: PySymbol, call: CallSite, self_class: PySymbol | None = None) -> Outcome:
-        """What the call at ``call`` inside ``sym`` calls. ``self_class`` is the class of ``self`` when the
-        walk knows it is a subclass of the method's own class (a base method reached on a derived instance):
-        then ``self.m()`` finds the override."""
-        if not call.chain:
-            return Outcome(Resolution.UNRESOLVED, call.text)
-        facts = self.facts_of(sym.repo, sym.path)
+    def resolve_call(self, sym: PySymbol, call: CallSite, self_class: Any = None) -> Outcome:
+        """What the call at ``call`` inside ``sym`` calls. ``self_class`` is what the walk knows ``self`` is
+        (the instance, or the class, a method was reached on): then ``self.m()`` finds the override."""
+        info = self.info(sym.repo, sym.path)
+        tag = implicit_tag(call.text)
+        flow = self.call_flow(info, call)
+        implicit = tag is not None or call.text.startswith("@")
+        if flow is None:
+            return Outcome(Resolution.UNRESOLVED, call.text, quiet=implicit)
+        frame = self.frame_for(sym, self_class)
+        answer = self.call_answer(info, flow, frame)
+        return self._outcome(answer, call, implicit)
+
+    def call_flow(self, info: _FileInfo, call: CallSite) -> Flow | None:
+        """The flow fact of a call site (its expression tree)."""
+        return info.calls.get((call.scope, call.line, call.col, call.text))
+
+    def frame_for(self, sym: PySymbol, self_class: Any = None) -> Frame | None:
+        """The frame a function's body is resolved in: its parameters as every caller passes them, and
+        ``self`` as the walk knows it."""
+        if sym.definition.kind != "function":
+            return None
+        self_value = None
+        if isinstance(self_class, PySymbol):
+            self_class = InstanceV(self_class)
+        if isinstance(self_class, (InstanceV, DefV)) and sym.definition.in_class:
+            info = self._info_of(sym)
+            owner_def = info.defs.get(sym.definition.parent)
+            if owner_def is not None:
+                owner = self._sym(info, owner_def)
+                cls = self_class.cls if isinstance(self_class, InstanceV) else self_class.sym
+                if owner in self.mro(cls):
+                    self_value = self_class
+        return Frame(sym, self_value)
+
+    def call_answer(self, info: _FileInfo, flow: Flow, frame: Frame | None) -> CallAnswer:
+        """Every callee of the call ``flow`` (in ``info``) when its function runs in ``frame``."""
+        ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, frame)
+        self._steps = 0
         self._depth = 0
-        self._receiver = None
-        self._self_class = self_class
         try:
-            found = self._evaluate(facts, call.scope, call.chain, call.line)
-        except RecursionError:  # pathological alias cycles
-            found = None
-        finally:
-            self._self_class = None
-        if found is None:
-            return Outcome(Resolution.UNRESOLVED, call.text)
-        value, how = found
-        if isinstance(value, ExternalV):
-            name = value.name
-            short = name[len("builtins.") :] if name.startswith("builtins.") else ""
-            quiet = short in QUIET_BUILTINS or _is_builtin_exception(short)
-            return Outcome(Resolution.EXTERNAL, name, quiet=quiet)
-        if isinstance(value, DefV) and value.sym.definition.kind == "function":
-            return Outcome(how, value.sym.qualname, callee=value.sym, receiver=self._receiver)
-        if isinstance(value, DefV):  # instantiation: __init__ along the MRO, else the class itself
-            init = self._class_member(value.sym, "__init__")
-            if init and isinstance(init[0], DefV):
-                return Outcome(
-                    _weaker(how, init[1]),
-                    value.sym.qualname,
-                    callee=init[0].sym,
-                    constructs=value.sym,
-                    receiver=value.sym,
-                )
-            return Outcome(how, value.sym.qualname, constructs=value.sym)
+            vals = self._guarded(lambda: self._callee(ctx, flow.value))
+        except RecursionError:  # pathological nesting
+            vals = UNKNOWN
+        targets = self._targets(vals, flow.target)
+        return CallAnswer(targets, vals.how, vals.partial, vals.decl)
+
+    def _guarded(self, compute: Any) -> Vals:
+        try:
+            return compute()
+        except _Cut:
+            return UNKNOWN
+
+    def _callee(self, ctx: Ctx, tree: Any) -> Vals:
+        if not tree:
+            return UNKNOWN
+        if tree[0] == "c":
+            return self.eval(ctx, tree[1])
+        if tree[0] == "cb":  # map(fn, xs) calls fn: only the builtin does
+            outer = self.eval(ctx, tree[1])
+            if not any(isinstance(v, ExternalV) and v.name in ("builtins.map", "builtins.filter") for v in outer.values):
+                return NOTHING
+            found = self.eval(ctx, tree[2])
+            kept = [v for v in found.values if isinstance(v, DefV) and v.sym.definition.kind == "function"]
+            return Vals(frozenset(kept), found.how, False)
+        return UNKNOWN
+
+    def _targets(self, vals: Vals, tag: str | None) -> list[Target]:
+        targets: dict[Any, Target] = {}
+        for value in sorted(vals.values, key=_value_key):
+            for target in self._value_targets(value):
+                key = (target.kind, target.sym, target.cls, target.name)
+                targets.setdefault(key, target)
+        return sorted(targets.values(), key=_target_key)
+
+    def _value_targets(self, value: Any) -> list[Target]:
+        if isinstance(value, DefV):
+            d = value.sym.definition
+            if d.kind == "function":
+                return [Target("def", value.sym, receiver=value.bound)]
+            return [self._construction(value.sym)]
         if isinstance(value, InstanceV):
-            member = self._class_member(value.cls, "__call__")
-            if member and isinstance(member[0], DefV):
-                return Outcome(_weaker(how, Resolution.TYPED), member[0].sym.qualname, callee=member[0].sym)
-        return Outcome(Resolution.UNRESOLVED, call.text)
+            return [
+                Target("def", v.sym, receiver=v.bound if v.bound is not None else value)
+                for v in self._call_members(value).values
+                if isinstance(v, DefV) and v.sym.definition.kind == "function"
+            ]
+        if isinstance(value, PartialV):
+            return [t for v in sorted(value.funcs, key=_value_key) for t in self._value_targets(v)]
+        if isinstance(value, ExternalV):
+            return [Target("external", name=value.name)]
+        if isinstance(value, MethodOfV):
+            kind = value.container.kind if isinstance(value.container, SeqV) else "dict"
+            return [Target("external", name=f"builtins.{_CONTAINER_METHODS.get(kind, kind)}.{value.name}")]
+        return []
+
+    def _construction(self, cls: PySymbol) -> Target:
+        instance = InstanceV(cls, True)
+        init = self._class_attr(cls, "__init__", instance=instance)
+        new = self._class_attr(cls, "__new__", instance=instance)
+        inits = [v.sym for v in init.values if isinstance(v, DefV) and v.sym.definition.kind == "function"]
+        news = [v.sym for v in new.values if isinstance(v, DefV) and v.sym.definition.kind == "function"]
+        if inits:
+            return Target("new", inits[0], cls, receiver=instance, extra=tuple(news))
+        if news:
+            return Target("new", news[0], cls, receiver=instance)
+        return Target("new", None, cls, receiver=instance)
+
+    def _outcome(self, answer: CallAnswer, call: CallSite, implicit: bool) -> Outcome:
+        targets = answer.targets
+        syms = [t for t in targets if t.kind != "external"]
+        externals = sorted(t.name for t in targets if t.kind == "external")
+        if not targets:
+            return Outcome(Resolution.UNRESOLVED, call.text, quiet=implicit)
+        if not syms:
+            if implicit:
+                return Outcome(Resolution.EXTERNAL, externals[0], quiet=True)
+            name = " | ".join(externals)
+            short = name[len("builtins.") :] if name.startswith("builtins.") else ""
+            quiet = short in QUIET_BUILTINS or _is_builtin_exception(short) or _is_builtin_method(name)
+            return Outcome(Resolution.EXTERNAL, name, quiet=quiet, note="other callees unknown" if answer.partial else "")
+        how = answer.how
+        if len(syms) == 1 and not externals and not answer.partial:
+            t = syms[0]
+            if answer.decl is not None and t.sym is not None and t.sym != answer.decl:
+                note = "the only implementation"
+            else:
+                note = ""
+            if t.kind == "def":
+                receiver = t.receiver if isinstance(t.receiver, (InstanceV, DefV)) else None
+                return Outcome(how, t.sym.qualname, callee=t.sym, receiver=receiver, note=note)
+            weakest = how
+            if t.sym is not None:
+                init_how = self._class_attr(t.cls, t.sym.definition.name).how
+                weakest = _weaker(how, init_how)
+            return Outcome(weakest, t.cls.qualname, callee=t.sym, constructs=t.cls, receiver=t.receiver)
+        candidates = tuple(sorted({t.sym for t in syms if t.sym is not None}, key=_sym_key))
+        notes = []
+        if answer.decl is not None:
+            notes.append(f"overrides of {answer.decl.qualname}")
+        if externals:
+            notes.append("or " + ", ".join(externals))
+        if answer.partial:
+            notes.append("other callees unknown")
+        target = answer.decl.qualname if answer.decl is not None else (candidates[0].qualname if candidates else "")
+        if not candidates:  # constructions of classes without __init__ only
+            names = sorted(t.cls.qualname for t in syms if t.cls is not None)
+            return Outcome(Resolution.CANDIDATES, " | ".join(names), note="; ".join(notes))
+        return Outcome(
+            Resolution.CANDIDATES,
+            target,
+            callee=answer.decl,
+            candidates=candidates,
+            note="; ".join(notes) or f"{len(candidates)} candidates",
+        )
+
+    # -- whole call graphs ------------------------------------------------------------------------------------
+
+    def set_param_sources(self, sources: dict[PySymbol, list[tuple[Ctx, Flow, Any]]]) -> None:
+        """What each function's parameters receive: ``(caller ctx, call flow, bound self)`` per call site
+        (the call graph builder collects them). Clears every cached answer."""
+        self._param_sources = sources
+        self._memo.clear()
+
+    def module_ctx(self, info: _FileInfo, scope: str, flow: Flow) -> Ctx:
+        return Ctx(info.key, scope, flow.line, flow.col, flow.path, None)
 
     # -- evaluation -------------------------------------------------------------------------------------------
 
-    def _evaluate(
-        self, facts: FileFacts, scope: str, chain: tuple[str, ...], line: int
-    ) -> tuple[Value, Resolution] | None:
+    def _tick(self) -> None:
+        self._steps += 1
+        if self._steps > _BUDGET:
+            raise _Cut
+
+    def _memoised(self, key: Any, compute: Any) -> Vals:
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        if key in self._active:
+            self._cuts += 1
+            return UNKNOWN
+        self._tick()
+        self._active.add(key)
+        cuts = self._cuts
         self._depth += 1
-        if self._depth > 60:
-            return None
-        first = chain[0]
-        is_call = first.endswith("()")
-        name = first[:-2] if is_call else first
-        if name == "super" and is_call:
-            found = self._super(facts, scope)
-            is_call = False
-        elif name.startswith("super[") and is_call:
-            found = self._super(facts, scope, tuple(name[len("super[") : -1].split(".")), line)
-            is_call = False
-        else:
-            found = self._lookup(facts, scope, name, line)
-        if found is None:
-            return None
-        value, how = found
-        if is_call:
-            result = self._call_result(value)
-            if result is None:
-                return None
-            value, how = result[0], _weaker(how, result[1])
-        for element in chain[1:]:
-            is_call = element.endswith("()")
-            attr = element[:-2] if is_call else element
-            self._receiver = (
-                value.cls
-                if isinstance(value, InstanceV)
-                else (value.instance_of if isinstance(value, SuperV) else None)
-            )
-            member = self._attribute(value, attr)
-            if member is None:
-                return None
-            value, how = member[0], _weaker(how, member[1])
-            if is_call:
-                result = self._call_result(value)
-                if result is None:
-                    return None
-                value, how = result[0], _weaker(how, result[1])
-        return value, how
+        try:
+            if self._depth > _MAX_DEPTH:
+                self._cuts += 1
+                result = UNKNOWN
+            else:
+                result = compute()
+        finally:
+            self._depth -= 1
+            self._active.discard(key)
+        if self._cuts == cuts:
+            self._memo[key] = result
+        return result
 
-    def _super(
-        self, facts: FileFacts, scope: str, start: tuple[str, ...] = (), line: int = 0
-    ) -> tuple[Value, Resolution] | None:
-        """``super()`` (lookups start after the enclosing class) or ``super(Cls, self)`` (after ``Cls``), on
-        the class of ``self`` when the walk knows it."""
-        cls = self._enclosing_class(facts, scope)
-        if cls is None:
-            return None
-        instance = cls
-        if self._self_class is not None and cls in self.mro(self._self_class):
-            instance = self._self_class
-        after = cls
-        if start:
-            found = self._evaluate(facts, scope, start, line)
-            if found is None or not isinstance(found[0], DefV) or found[0].sym.definition.kind != "class":
-                return None
-            after = found[0].sym
-        return SuperV(after, instance), Resolution.INHERITED
+    def eval(self, ctx: Ctx, tree: Any) -> Vals:
+        """The values of an expression tree (see :mod:`..index.python`)."""
+        if not tree:
+            return UNKNOWN
+        self._tick()
+        tag = tree[0]
+        if tag == "n":
+            return self.lookup(ctx, tree[1])
+        if tag == "a":
+            base = self.eval(ctx, tree[1])
+            return self.attribute(base, tree[2])
+        if tag == "c":
+            func = self.eval(ctx, tree[1])
+            return self.call_result(func, ctx, tree)
+        if tag == "k":
+            return self._constant(tree[1])
+        if tag == "s":
+            return self._subscript(ctx, self.eval(ctx, tree[1]), tree[2])
+        if tag in ("t", "l", "set"):
+            return self._sequence(ctx, tree)
+        if tag == "d":
+            return self._dict(ctx, tree)
+        if tag == "lam" or tag == "def":
+            info = self.info(*ctx.key)
+            d = info.defs.get(tree[1])
+            return one(DefV(self._sym(info, d))) if d is not None else UNKNOWN
+        if tag == "dec":
+            return self._decorated(ctx, tree)
+        if tag == "imp":
+            return self._import(tree[1], frozenset())
+        if tag == "super":
+            return self._super(ctx, tree)
+        if tag in ("iter", "aiter"):
+            return self.elements(self.eval(ctx, tree[1]))
+        if tag in ("enter", "aenter"):
+            return self._enter(self.eval(ctx, tree[1]), tag == "aenter")
+        if tag == "aw":
+            return self.eval(ctx, tree[1])
+        if tag == "or":
+            return union(self.eval(ctx, t) for t in tree[1])
+        if tag == "comp":
+            inner = Ctx(ctx.key, ctx.scope, ctx.line, ctx.col, (*ctx.path, tree[3]), ctx.frame)
+            elems = self.eval(inner, tree[2])
+            kind = {"l": "list", "set": "set", "g": "iter"}.get(tree[1], "list")
+            return one(SeqV(kind, None, elems.values, None, elems.partial), elems.how)
+        if tag == "dcomp":
+            inner = Ctx(ctx.key, ctx.scope, ctx.line, ctx.col, (*ctx.path, tree[3]), ctx.frame)
+            values = self.eval(inner, tree[2])
+            return one(DictV(((None, values.values),), None, values.partial))
+        return UNKNOWN
 
-    def _enclosing_class(self, facts: FileFacts, scope: str) -> PySymbol | None:
-        d = facts.definition(scope)
-        while d is not None and d.parent:
-            parent = facts.definition(d.parent)
-            if parent is not None and parent.kind == "class":
-                repo, path = self._where(facts)
-                return PySymbol(repo, path, facts.module, parent)
-            d = parent
-        return None
+    def _constant(self, value: Any) -> Vals:
+        if value is None:
+            return NOTHING
+        return one(ConstV(value), Resolution.EXTERNAL)
 
-    def _lookup(self, facts: FileFacts, scope: str, name: str, line: int) -> tuple[Value, Resolution] | None:
-        """Look ``name`` up from ``scope`` outwards (class bodies are skipped), then module, then builtins."""
-        current = scope
+    # -- names ------------------------------------------------------------------------------------------------
+
+    def lookup(self, ctx: Ctx, name: str) -> Vals:
+        """``name`` looked up from ``ctx.scope`` outwards (class bodies are skipped), then builtins."""
+        info = self.info(*ctx.key)
+        scope = ctx.scope
         first = True
         while True:
-            d = facts.definition(current) if current else None
-            if not current or (d is not None and (d.kind == "function" or first)):
-                found = self._lookup_in(facts, d, current, name, line)
+            d = info.defs.get(scope) if scope else None
+            if not scope or (d is not None and (d.kind == "function" or first)):
+                here = scope == ctx.scope
+                at = (ctx.line, ctx.col, ctx.path) if here else None
+                frame = ctx.frame if here else None
+                found = self._lookup_in(info, d, scope, name, at, frame)
                 if found is not None:
-                    return found if found[0] is not None else None
-            if not current:
+                    return found
+            if not scope:
                 break
-            current = d.parent if d is not None else ""
+            scope = d.parent if d is not None else ""
             first = False
         if name in builtins.__dict__:
-            return ExternalV(f"builtins.{name}"), Resolution.EXTERNAL
-        return None
+            return one(ExternalV(f"builtins.{name}"), Resolution.EXTERNAL)
+        return UNKNOWN
 
     def _lookup_in(
-        self, facts: FileFacts, d: Definition | None, scope: str, name: str, line: int
-    ) -> tuple[Value | None, Resolution] | None:
-        """``name`` in one scope; ``(None, ...)`` when the name is bound there to something unknown."""
-        repo, path = self._where(facts)
+        self, info: _FileInfo, d: Definition | None, scope: str, name: str, at: Any, frame: Frame | None
+    ) -> Vals | None:
+        """``name`` in one scope, or None when the scope does not bind it."""
+        binds = info.binds.get((scope, name), [])
+        param_index = None
         if d is not None and d.kind == "function":
-            for index, p in enumerate(d.params):
-                if p.name != name:
-                    continue
-                if index == 0 and not p.star and d.parent:
-                    owner = facts.definition(d.parent)
-                    if owner is not None and owner.kind == "class" and "staticmethod" not in d.decorators:
-                        cls = PySymbol(repo, path, facts.module, owner)
-                        if self._self_class is not None and cls in self.mro(self._self_class):
-                            cls = self._self_class
-                        elif p.annotation and "classmethod" not in d.decorators:
-                            # `self: Scheduler` in a mixin names the class the method really runs on
-                            typed = self._annotation_value(facts, owner.parent, p.annotation, line)
-                            if typed is not None and isinstance(typed[0], InstanceV):
-                                return typed[0], Resolution.TYPED
-                        if "classmethod" in d.decorators:
-                            return DefV(cls), Resolution.TYPED
-                        return InstanceV(cls), Resolution.TYPED
-                if p.annotation and not p.star:
-                    typed = self._annotation_value(facts, d.parent, p.annotation, line)
-                    if typed is not None:
-                        return typed
-                return None, Resolution.UNRESOLVED
-        nested = facts.definition(f"{scope}.{name}" if scope else name)
-        if nested is not None and (scope or nested.parent == ""):
-            return DefV(PySymbol(repo, path, facts.module, nested)), Resolution.DIRECT
-        for imp in reversed(facts.imports):
-            if imp.scope == scope and imp.name == name and not imp.star:
-                found = self._import(imp.target, frozenset())
-                return found if found is not None else (None, Resolution.UNRESOLVED)
-        bindings = _bindings_before(facts, scope, name, line)
-        if bindings:
-            found = self._agreed_value(facts, bindings)
-            return found if found is not None else (None, Resolution.UNRESOLVED)
-        if not scope:
-            for imp in facts.imports:
-                if imp.scope == "" and imp.star:
-                    found = self._lookup_module_attr(imp.target, name, frozenset(), via_star=True)
-                    if found is not None:
-                        return found[0], _weaker(found[1], Resolution.IMPORT)
-        return None
-
-    def _where(self, facts: FileFacts) -> tuple[str, str]:
-        return self._origin[id(facts)]
-
-    def _agreed_value(self, facts: FileFacts, bindings: list[Binding]) -> tuple[Value, Resolution] | None:
-        """The value every binding gives the name, or None when they disagree or one is unknown: a name set
-        to different things in two branches is not guessed."""
-        values: set[Value | None] = set()
-        how = Resolution.DIRECT
-        for binding in bindings:
-            found = self._binding_value(facts, binding)
-            values.add(found[0] if found is not None else None)
-            if found is not None:
-                how = _weaker(how, found[1])
-            if len(values) > 1:
-                return None
-        value = values.pop()
-        return (value, how) if value is not None else None
-
-    def _binding_value(self, facts: FileFacts, binding: Binding) -> tuple[Value, Resolution] | None:
-        if binding.annotation:
-            typed = self._annotation_value(facts, _parent_scope(facts, binding.scope), binding.annotation, binding.line)
-            if typed is not None:
-                return typed
-        if binding.value:
-            found = self._evaluate(facts, binding.scope, binding.value, binding.line - 1)
-            if found is not None:
-                return found[0], _weaker(found[1], Resolution.TYPED)
-        return None
-
-    def _annotation_value(
-        self, facts: FileFacts, scope: str, annotation: str, line: int
-    ) -> tuple[Value, Resolution] | None:
-        chain = annotation_chain(annotation)
-        if not chain:
+            param_index = next((i for i, p in enumerate(d.params) if p.name == name), None)
+        if not binds and param_index is None:
+            if not scope:
+                return self._star_lookup(info, name)
             return None
-        found = self._evaluate(facts, scope, chain, line)
-        if found is None:
-            return None
-        value, how = found
-        if isinstance(value, DefV) and value.sym.definition.kind == "class":
-            return InstanceV(value.sym), _weaker(how, Resolution.TYPED)
-        if isinstance(value, ExternalV) and not value.name.startswith(("typing.", "collections.abc.")):
-            return ExternalV(value.name), Resolution.EXTERNAL  # an instance: its methods read Type.method
+        key = ("name", info.key, scope, name, at, frame)
+        return self._memoised(key, lambda: self._name_value(info, d, scope, name, at, frame, binds, param_index))
+
+    def _name_value(
+        self,
+        info: _FileInfo,
+        d: Definition | None,
+        scope: str,
+        name: str,
+        at: Any,
+        frame: Frame | None,
+        binds: list[tuple[Flow, tuple[Any, ...]]],
+        param_index: int | None,
+    ) -> Vals:
+        entries: list[tuple[int, int, tuple[int, ...], Any]] = [(f.line, f.col, f.path, (f, a)) for f, a in binds]
+        if param_index is not None and d is not None:
+            entries.append((d.line, -1, (), ("param", param_index)))
+        reaching = _reaching(entries, at)
+        parts = []
+        for entry in reaching:
+            if isinstance(entry[0], str):  # a parameter
+                parts.append(self._param(info, d, entry[1], frame))
+            else:
+                flow, accessor = entry
+                parts.append(self._bind_value(info, flow, accessor, frame))
+        result = union(parts)
+        if not scope and not result.values and not result.partial:
+            star = self._star_lookup(info, name)
+            if star is not None:
+                return star
+        return result
+
+    def _star_lookup(self, info: _FileInfo, name: str) -> Vals | None:
+        for flow in info.stars.get("", []):
+            found = self._module_attr(flow.value, name, frozenset(), via_star=True)
+            if found is not None and (found.values or not found.partial):
+                return found.weaker(Resolution.IMPORT)
         return None
+
+    def _bind_value(self, info: _FileInfo, flow: Flow, accessor: tuple[Any, ...], frame: Frame | None) -> Vals:
+        key = ("bind", info.key, flow.scope, flow.line, flow.col, flow.target, accessor, frame)
+        return self._memoised(key, lambda: self._compute_bind(info, flow, accessor, frame))
+
+    def _compute_bind(self, info: _FileInfo, flow: Flow, accessor: tuple[Any, ...], frame: Frame | None) -> Vals:
+        ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, frame)
+        value = flow.value
+        found = UNKNOWN
+        if value is not None:
+            found = self.eval(ctx, value)
+            tag = value[0]
+            if tag not in ("def", "imp", "dec", "lam"):
+                found = found.weaker(Resolution.TYPED)
+        if flow.annotation:
+            declared = self.annotation(info, _annotation_scope(info, flow.scope), flow.annotation)
+            if not found.values or (
+                any(isinstance(v, (InstanceV, DefV)) for v in declared.values)
+                and not self._refines(found, declared)
+            ):
+                found = declared
+        for step in accessor:
+            found = self._destructure(found, step)
+        return found
+
+    def _refines(self, found: Vals, declared: Vals) -> bool:
+        """Whether every value found is an instance of a class the annotation declares (or a subclass)."""
+        classes = {v.cls for v in declared.values if isinstance(v, InstanceV)}
+        return bool(found.values) and all(
+            isinstance(v, InstanceV) and any(c in self.mro(v.cls) for c in classes) for v in found.values
+        )
+
+    def _destructure(self, vals: Vals, step: Any) -> Vals:
+        parts = []
+        for value in vals.values:
+            if isinstance(value, SeqV):
+                if value.items is not None:
+                    if step[0] == "ix":
+                        k = step[1]
+                        if -len(value.items) <= k < len(value.items):
+                            parts.append(Vals(value.items[k], vals.how))
+                        else:
+                            parts.append(UNKNOWN)
+                    else:
+                        lo, tail = step[1], step[2]
+                        items = value.items[lo : len(value.items) - tail]
+                        elems = frozenset().union(*items) if items else frozenset()
+                        parts.append(one(SeqV("list", items, elems), vals.how))
+                elif step[0] == "ix":
+                    parts.append(Vals(value.elems, vals.how, value.partial))
+                else:
+                    parts.append(one(SeqV("list", None, value.elems, None, value.partial), vals.how))
+            else:
+                parts.append(UNKNOWN)
+        result = union(parts)
+        return Vals(result.values, result.how, result.partial or vals.partial)
+
+    def _param(self, info: _FileInfo, d: Definition, index: int, frame: Frame | None) -> Vals:
+        """What parameter ``index`` of ``d`` holds in ``frame``."""
+        p = d.params[index]
+        sym = self._sym(info, d)
+        if frame is not None and frame.args is not None:
+            for name, vals in frame.args:
+                if name == p.name:
+                    return vals
+        decorators = {dec.rpartition(".")[2] for dec in d.decorators}
+        is_self = index == 0 and not p.star and d.in_class and "staticmethod" not in decorators
+        if is_self:
+            if frame is not None and frame.self_value is not None:
+                return one(frame.self_value, Resolution.TYPED)
+            owner_def = info.defs.get(d.parent)
+            if owner_def is None:
+                return UNKNOWN
+            owner = self._sym(info, owner_def)
+            if "classmethod" in decorators:
+                return one(DefV(owner), Resolution.TYPED)
+            sources = self._sources_for(sym, index, p.name, is_self=True)
+            if sources is not None and sources.values:
+                return sources
+            if p.annotation:  # `self: Scheduler` in a mixin names the class the method really runs on
+                typed = self.annotation(info, owner_def.parent, p.annotation)
+                if any(isinstance(v, InstanceV) for v in typed.values):
+                    return typed
+            return one(InstanceV(owner), Resolution.TYPED)
+        if frame is not None and frame.args is not None:
+            parts = []
+            default = info.defaults.get((d.qualname, p.name))
+            if default is not None:
+                parts.append(self._default(info, d, default))
+            elif p.annotation and not p.star:
+                parts.append(self.annotation(info, d.parent, p.annotation))
+            return union(parts) if parts else UNKNOWN
+        parts = []
+        if p.annotation and not p.star:
+            parts.append(self.annotation(info, d.parent, p.annotation))
+        sources = self._sources_for(sym, index, p.name, is_self=False)
+        if sources is not None:
+            parts.append(sources)
+        default = info.defaults.get((d.qualname, p.name))
+        if default is not None:
+            found = self._default(info, d, default)
+            parts.append(Vals(found.values, found.how, True))
+        if not parts:
+            return UNKNOWN
+        return union(parts)
+
+    def _default(self, info: _FileInfo, d: Definition, flow: Flow) -> Vals:
+        ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
+        return self.eval(ctx, flow.value)
+
+    def _sources_for(self, sym: PySymbol, index: int, name: str, is_self: bool) -> Vals | None:
+        """The union of what known call sites pass to parameter ``index`` of ``sym`` (call graphs only)."""
+        sources = self._param_sources.get(sym)
+        if not sources:
+            return None
+        parts = []
+        p = sym.definition.params[index]
+        for ctx, flow, bound in sources:
+            if is_self:
+                if bound is not None:
+                    parts.append(one(bound, Resolution.TYPED))
+                continue
+            skip = 1 if bound is not None and not p.star else 0
+            arg = _argument_for(sym.definition, index, flow.value, skip)
+            if arg is None:
+                continue
+            if arg == "*":
+                parts.append(self._star_args(ctx, sym.definition, flow.value, skip))
+            elif arg == "**":
+                parts.append(UNKNOWN)
+            else:
+                parts.append(self.eval(ctx, arg))
+        found = union(parts)
+        return Vals(found.values, found.how, True, found.decl)
+
+    def _star_args(self, ctx: Ctx, d: Definition, call_tree: Any, skip: int) -> Vals:
+        positional = [p for p in d.params if not p.star]
+        n = max(0, len(positional) - skip)
+        extra = call_tree[2][n:] if call_tree and call_tree[0] == "c" else ()
+        items = [self.eval(ctx, a) for a in extra if not (a and a[0] == "*")]
+        elems = frozenset().union(*(i.values for i in items)) if items else frozenset()
+        return one(SeqV("tuple", None, elems, None, any(i.partial for i in items)))
+
+    # -- reaching definitions of one scope live in _reaching (module level) --------------------------------
 
     # -- modules and imports ----------------------------------------------------------------------------------
 
-    def _import(self, target: str, seen: frozenset[str]) -> tuple[Value, Resolution] | None:
+    def _import(self, target: str, seen: frozenset[str]) -> Vals:
         if self.module_exists(target):
-            return ModuleV(target), Resolution.IMPORT
+            return one(ModuleV(target), Resolution.IMPORT)
         module, _, attr = target.rpartition(".")
         if module and self.module_exists(module):
-            found = self._lookup_module_attr(module, attr, seen)
-            return (found[0], _weaker(found[1], Resolution.IMPORT)) if found else None
+            found = self._module_attr(module, attr, seen)
+            return found.weaker(Resolution.IMPORT) if found is not None else UNKNOWN
         top = target.split(".")[0]
         if self.module_exists(top):
-            return None  # a module of ours that does not exist: unresolved, not external
-        return ExternalV(target), Resolution.EXTERNAL
+            return UNKNOWN  # a module of ours that does not exist: unresolved, not external
+        return one(ExternalV(target), Resolution.EXTERNAL)
 
-    def _lookup_module_attr(
-        self, module: str, name: str, seen: frozenset[str], via_star: bool = False
-    ) -> tuple[Value, Resolution] | None:
+    def module_attr(self, module: str, name: str) -> Vals:
+        """``module.name``: a definition, an import (re-export), a submodule, or a star import's name."""
+        found = self._module_attr(module, name, frozenset())
+        return found if found is not None else UNKNOWN
+
+    def _module_attr(self, module: str, name: str, seen: frozenset[str], via_star: bool = False) -> Vals | None:
         key = f"{module}.{name}"
         if key in seen or len(seen) > 50:
             return None
         seen = seen | {key}
         for repo, path in self.module_files(module):
-            facts = self.facts_of(repo, path)
-            if via_star and facts.all_names is not None and name not in facts.all_names:
+            info = self.info(repo, path)
+            if via_star and info.facts.all_names is not None and name not in info.facts.all_names:
                 continue
-            d = facts.definition(name)
-            if d is not None and d.parent == "":
-                return DefV(PySymbol(repo, path, facts.module, d)), Resolution.DIRECT
-            for imp in reversed(facts.imports):
-                if imp.scope == "" and imp.name == name and not imp.star:
-                    found = self._import(imp.target, seen)
-                    if found is not None:
-                        return found
-            bindings = _bindings_before(facts, "", name, 1 << 30)
-            if bindings:
-                found = self._agreed_value(facts, bindings)
-                if found is not None:
+            if via_star and info.facts.all_names is None and name.startswith("_"):
+                continue
+            binds = info.binds.get(("", name))
+            if binds:
+                found = self._memoised(
+                    ("modattr", info.key, name),
+                    lambda info=info, binds=binds: self._name_value(info, None, "", name, None, None, binds, None),
+                )
+                if found.values or not found.partial:
                     return found
         if self.module_exists(key):
-            return ModuleV(key), Resolution.IMPORT
+            return one(ModuleV(key), Resolution.IMPORT)
         for repo, path in self.module_files(module):
-            facts = self.facts_of(repo, path)
-            for imp in facts.imports:
-                if imp.scope == "" and imp.star:
-                    found = self._lookup_module_attr(imp.target, name, seen, via_star=True)
-                    if found is not None:
-                        return found
+            info = self.info(repo, path)
+            for flow in info.stars.get("", []):
+                found = self._module_attr(flow.value, name, seen, via_star=True)
+                if found is not None and (found.values or not found.partial):
+                    return found
         return None
 
-    # -- classes ----------------------------------------------------------------------------------------------
+    # -- attributes -------------------------------------------------------------------------------------------
 
-    def _attribute(self, value: Value, name: str) -> tuple[Value, Resolution] | None:
+    def attribute(self, base: Vals, name: str) -> Vals:
+        """``base.name`` for every value of ``base``."""
+        parts = []
+        for value in sorted(base.values, key=_value_key):
+            found = self._attribute_of(value, name)
+            parts.append(found.weaker(base.how) if found.values else found)
+        if not parts:
+            return Vals(frozenset(), base.how, base.partial)
+        result = union(parts)
+        return Vals(result.values, result.how, result.partial or base.partial, result.decl)
+
+    def _attribute_of(self, value: Any, name: str) -> Vals:
         if isinstance(value, ModuleV):
-            return self._lookup_module_attr(value.name, name, frozenset())
+            found = self._module_attr(value.name, name, frozenset())
+            return found if found is not None else UNKNOWN
         if isinstance(value, ExternalV):
-            return ExternalV(f"{value.name}.{name}"), Resolution.EXTERNAL
+            return one(ExternalV(f"{value.name}.{name}"), Resolution.EXTERNAL)
+        if isinstance(value, ConstV):
+            return one(ExternalV(f"builtins.{type(value.value).__name__}().{name}"), Resolution.EXTERNAL)
         if isinstance(value, DefV):
             if value.sym.definition.kind == "class":
-                return self._class_member(value.sym, name)
-            return None
+                return self._class_attr(value.sym, name, owner=value)
+            return UNKNOWN
         if isinstance(value, InstanceV):
-            member = self._class_member(value.cls, name)
-            if member is None:
-                member = self._instance_attribute(value.cls, name)
-            return member if member is not None else self._external_member(self.mro(value.cls), name)
+            return self._instance_attr(value, name)
         if isinstance(value, SuperV):
-            mro = self.mro(value.instance_of)
-            after = mro[mro.index(value.cls) + 1 :] if value.cls in mro else mro[1:]
-            for cls in after:
-                found = self._own_member(cls, name)
-                if found is not None:
-                    return found, Resolution.INHERITED
-            return self._external_member([value.cls, *after], name)
+            return self._super_attr(value, name)
+        if isinstance(value, (SeqV, DictV)):
+            return one(MethodOfV(value, name), Resolution.EXTERNAL)
+        if isinstance(value, GenV):
+            return one(ExternalV(f"builtins.generator.{name}"), Resolution.EXTERNAL)
+        return UNKNOWN
+
+    def _class_attr(self, cls: PySymbol, name: str, instance: Any = None, owner: Any = None) -> Vals:
+        """``name`` found along the MRO of ``cls``: methods (bound to ``instance``), nested classes, class
+        attributes. The resolution is ``typed`` on ``cls`` itself, ``inherited`` on a base."""
+        for index, c in enumerate(self.mro(cls)):
+            found = self._own_attr(c, name)
+            if found is None:
+                continue
+            how = Resolution.INHERITED if index else Resolution.TYPED
+            return self._bind_member(found, instance, owner or DefV(cls)).weaker(how)
+        external = self._external_member(self.mro(cls), name)
+        return external if external is not None else NOTHING if self._closed(cls) else UNKNOWN
+
+    def _own_attr(self, cls: PySymbol, name: str) -> Vals | None:
+        """``name`` as the class body of ``cls`` binds it (methods with their decorators, assignments); the
+        members of an ``Enum`` are instances of it."""
+        info = self._info_of(cls)
+        scope = cls.definition.qualname
+        if not info.binds.get((scope, name)):
+            d = info.defs.get(f"{scope}.{name}")
+            return one(DefV(self._sym(info, d)), Resolution.TYPED) if d is not None else None
+        key = ("own", info.key, scope, name)
+        binds = info.binds[(scope, name)]
+        found = self._memoised(key, lambda: self._name_value(info, None, scope, name, None, None, binds, None))
+        if not name.startswith("_") and self._is_enum(cls):
+            if not any(isinstance(v, (DefV, PropertyV)) for v in found.values):
+                return one(InstanceV(cls, True), Resolution.TYPED)
+        return found
+
+    def _is_enum(self, cls: PySymbol) -> bool:
+        bases = [b for c in self.mro(cls) for b in self._external_bases.get(c, ())]
+        return any(b.startswith("enum.") and b.endswith(("Enum", "Flag")) for b in bases)
+
+    def _bind_member(self, found: Vals, instance: Any, owner: Any) -> Vals:
+        """Methods become bound: to the instance (or, for a classmethod, to the class)."""
+        values = set()
+        extra: list[Vals] = []
+        for v in found.values:
+            if isinstance(v, DefV) and v.sym.definition.kind == "function" and v.sym.definition.in_class:
+                decorators = {dec.rpartition(".")[2] for dec in v.sym.definition.decorators}
+                if "staticmethod" in decorators:
+                    values.add(v)
+                elif "classmethod" in decorators:
+                    values.add(DefV(v.sym, owner if instance is None else DefV(instance.cls)))
+                else:
+                    values.add(DefV(v.sym, instance) if instance is not None else v)
+            elif isinstance(v, PropertyV) and instance is not None:
+                for getter in v.getters:
+                    if isinstance(getter, DefV):
+                        extra.append(self._returns(getter.sym, Frame(getter.sym, instance)))
+            else:
+                values.add(v)
+        result = Vals(frozenset(values), found.how, found.partial, found.decl)
+        return union([result, *extra]) if extra else result
+
+    def _closed(self, cls: PySymbol) -> bool:
+        """Whether every class of the MRO of ``cls`` is known (so a name none of them has is missing)."""
+        mro = self.mro(cls)
+        return not any(self._external_bases.get(c) or c in self._open for c in mro)
+
+    def _instance_attr(self, inst: InstanceV, name: str) -> Vals:
+        key = ("inst", inst, name)
+        return self._memoised(key, lambda: self._compute_instance_attr(inst, name))
+
+    def _compute_instance_attr(self, inst: InstanceV, name: str) -> Vals:
+        mro = self.mro(inst.cls)
+        member: Vals | None = None
+        member_index = 0
+        for index, c in enumerate(mro):
+            found = self._own_attr(c, name)
+            if found is not None:
+                member, member_index = found, index
+                break
+        if member is not None:
+            how = Resolution.INHERITED if member_index else Resolution.TYPED
+            bound = self._bind_member(member, inst, DefV(inst.cls)).weaker(how)
+            if not _is_method(member):  # a class attribute: what instances store shadows it
+                stored = self._stored_attr(inst, name)
+                return union([bound, stored]) if stored is not None else bound
+            if inst.exact:
+                return bound
+            return self._with_overrides(inst, name, bound, mro[member_index])
+        stored = self._stored_attr(inst, name)
+        if stored is not None:
+            return stored
+        external = self._external_member(mro, name)
+        if external is not None:
+            return external
+        if not inst.exact:
+            found = self._with_overrides(inst, name, NOTHING, None)
+            if found.values:
+                return found
+        return NOTHING if self._closed(inst.cls) else UNKNOWN
+
+    def _with_overrides(self, inst: InstanceV, name: str, base: Vals, owner: PySymbol | None) -> Vals:
+        """A method on a declared instance: the subclasses that override it are candidates too. An abstract
+        base method is not one of them."""
+        overrides = []
+        for sub in self.subclasses(inst.cls):
+            own = self._own_attr(sub, name)
+            if own is None or not _is_method(own):
+                continue
+            overrides.append(self._bind_member(own, InstanceV(sub), DefV(sub)).weaker(Resolution.TYPED))
+        if not overrides:
+            return base
+        decl = None
+        base_values = base.values
+        for v in base.values:
+            if isinstance(v, DefV) and v.sym.definition.kind == "function":
+                decl = v.sym
+                if self._is_abstract(v.sym):
+                    base_values = base_values - {v}
+        result = union([Vals(base_values, base.how, base.partial), *overrides])
+        return Vals(result.values, result.how, result.partial, decl)
+
+    def _is_abstract(self, sym: PySymbol) -> bool:
+        d = sym.definition
+        if any(dec.rpartition(".")[2] == "abstractmethod" for dec in d.decorators):
+            return True
+        info = self._info_of(sym)
+        raises = [r for r in info.facts.raises if r.scope == d.qualname]
+        return any(r.text.startswith("NotImplementedError") for r in raises) and not info.returns.get(d.qualname)
+
+    def _stored_attr(self, inst: InstanceV, name: str) -> Vals | None:
+        """``self.name`` as the methods of the MRO assign it (an annotation is a declaration: it wins)."""
+        for c in self.mro(inst.cls):
+            info = self._info_of(c)
+            prefix = c.definition.qualname + "."
+            stores = []
+            for flow, base, accessor in info.attr_stores.get(name, []):
+                if not flow.scope.startswith(prefix) or base[0] != "n":
+                    continue
+                d = info.defs.get(flow.scope)
+                if d is None or d.kind != "function" or not d.in_class or d.parent != c.definition.qualname:
+                    continue
+                if not d.params or d.params[0].name != base[1]:
+                    continue
+                stores.append((flow, accessor, d))
+            if not stores:
+                continue
+            annotated = [s for s in stores if s[0].annotation]
+            parts = []
+            for flow, accessor, d in annotated[:1] or stores:
+                frame = self._store_frame(info, d, inst, flow)
+                parts.append(self._bind_value(info, flow, accessor, frame))
+            found = union(parts)
+            return Vals(found.values, _weaker(found.how, Resolution.TYPED), found.partial)
         return None
 
-    def _external_member(self, classes: list[PySymbol], name: str) -> tuple[Value, Resolution] | None:
+    def _store_frame(self, info: _FileInfo, d: Definition, inst: InstanceV, flow: Flow) -> Frame | None:
+        """The frame a ``self.x = value`` store of method ``d`` is evaluated in for ``inst``: ``self`` is
+        ``inst`` only when the value reads it, and ``__init__``'s parameters are what the construction passed
+        only when the value reads them (so most stores are evaluated once for every instance)."""
+        names = _names_in(flow.value)
+        uses_self = d.params[0].name in names
+        params = {p.name for p in d.params[1:]}
+        sym = self._sym(info, d)
+        args = None
+        if d.name == "__init__" and inst.alloc is not None and params & names:
+            args = self._alloc_args(inst, sym)
+        if not uses_self and args is None:
+            return None
+        return Frame(sym, inst if uses_self else None, args)
+
+    def _alloc_args(self, inst: InstanceV, init: PySymbol) -> tuple[tuple[str, Vals], ...] | None:
+        key, scope, line, col, path = inst.alloc
+        info = self.info(*key)
+        flow = next(
+            (f for f in info.call_list if (f.scope, f.line, f.col) == (scope, line, col) and f.target is None), None
+        )
+        if flow is None:
+            return None
+        ctx = Ctx(key, scope, line, col, path, None)
+        return self._bind_args(init, inst, ctx, flow.value)
+
+    def _super_attr(self, value: SuperV, name: str) -> Vals:
+        instance = value.instance
+        cls = instance.cls if isinstance(instance, InstanceV) else instance.sym
+        mro = self.mro(cls)
+        after = mro[mro.index(value.cls) + 1 :] if value.cls in mro else mro[1:]
+        for c in after:
+            found = self._own_attr(c, name)
+            if found is not None:
+                bound_to = instance if isinstance(instance, InstanceV) else None
+                return self._bind_member(found, bound_to, DefV(cls)).weaker(Resolution.INHERITED)
+        external = self._external_member([value.cls, *after], name)
+        return external if external is not None else UNKNOWN
+
+    def _external_member(self, classes: list[PySymbol], name: str) -> Vals | None:
         """``name`` on the first base outside the workspace (``SphinxDirective.get_location``), if any."""
         for cls in classes:
             for base in self._external_bases.get(cls, ()):
-                return ExternalV(f"{base}.{name}"), Resolution.EXTERNAL
+                return one(ExternalV(f"{base}.{name}"), Resolution.EXTERNAL)
         return None
 
-    def _own_member(self, cls: PySymbol, name: str) -> Value | None:
-        facts = self.facts_of(cls.repo, cls.path)
-        d = facts.definition(f"{cls.definition.qualname}.{name}")
-        if d is not None:
-            return DefV(PySymbol(cls.repo, cls.path, cls.module, d))
+    def _super(self, ctx: Ctx, tree: Any) -> Vals:
+        """``super()`` (lookups start after the enclosing class) or ``super(Cls, self)`` (after ``Cls``), on
+        what ``self`` is in this frame."""
+        info = self.info(*ctx.key)
+        cls = self._enclosing_class(info, ctx.scope)
+        if cls is None:
+            return UNKNOWN
+        method = info.defs.get(ctx.scope)
+        instance: Any = InstanceV(cls)
+        if method is not None and method.kind == "function" and method.params:
+            selfv = self.lookup(ctx, method.params[0].name)
+            for v in sorted(selfv.values, key=_value_key):
+                if isinstance(v, InstanceV) and cls in self.mro(v.cls):
+                    instance = v
+                    break
+                if isinstance(v, DefV) and v.sym.definition.kind == "class" and cls in self.mro(v.sym):
+                    instance = v
+                    break
+        after = cls
+        if len(tree) > 1:
+            found = self.eval(ctx, tree[1])
+            classes = [v.sym for v in found.values if isinstance(v, DefV) and v.sym.definition.kind == "class"]
+            if len(classes) != 1:
+                return UNKNOWN
+            after = classes[0]
+        return one(SuperV(after, instance), Resolution.INHERITED)
+
+    def _enclosing_class(self, info: _FileInfo, scope: str) -> PySymbol | None:
+        d = info.defs.get(scope)
+        while d is not None and d.parent:
+            parent = info.defs.get(d.parent)
+            if parent is not None and parent.kind == "class":
+                return self._sym(info, parent)
+            d = parent
         return None
 
-    def _class_member(self, cls: PySymbol, name: str) -> tuple[Value, Resolution] | None:
-        """A method or nested class found along the MRO of ``cls``."""
-        for index, c in enumerate(self.mro(cls)):
-            found = self._own_member(c, name)
-            if found is not None:
-                return found, (Resolution.INHERITED if index else Resolution.TYPED)
-        return None
-
-    def _instance_attribute(self, cls: PySymbol, name: str) -> tuple[Value, Resolution] | None:
-        """The type of ``self.name`` from assignments in the class's methods or class-level annotations."""
-        for c in self.mro(cls):
-            facts = self.facts_of(c.repo, c.path)
-            prefix = c.definition.qualname + "."
-            candidates = [
-                b
-                for b in facts.bindings
-                if (b.name == f"self.{name}" and b.scope.startswith(prefix))
-                or (b.name == name and b.scope == c.definition.qualname)
-            ]
-            if not candidates:
-                continue
-            # An annotation is a declaration: it wins. Otherwise every assignment must agree, or the
-            # attribute's type is not known statically (conditional set-up picks one of several classes).
-            annotated = [b for b in candidates if b.annotation]
-            values = set()
-            for binding in annotated[:1] or candidates:
-                found = self._binding_value(facts, binding)
-                values.add(found[0] if found is not None else None)
-            if len(values) == 1 and None not in values:
-                return values.pop(), Resolution.TYPED
-            return None
-        return None
+    # -- classes ----------------------------------------------------------------------------------------------
 
     def mro(self, cls: PySymbol) -> list[PySymbol]:
         """C3 linearisation of ``cls`` over the bases that resolve in the workspace (others are skipped)."""
@@ -647,40 +1407,974 @@ class PythonResolver:
         if cached is not None:
             return cached
         self._mro[cls] = [cls]  # guards against inheritance cycles while computing
-        facts = self.facts_of(cls.repo, cls.path)
+        info = self._info_of(cls)
         bases: list[PySymbol] = []
+        externals: list[str] = []
         for base in cls.definition.bases:
-            chain = annotation_chain(base)
-            if not chain:
+            tree = _annotation_tree(base)
+            if tree is None:
                 continue
-            found = self._evaluate(facts, cls.definition.parent, chain, cls.definition.line)
-            if found and isinstance(found[0], DefV) and found[0].sym.definition.kind == "class":
-                bases.append(found[0].sym)
-            elif found and isinstance(found[0], ExternalV):
-                self._external_bases.setdefault(cls, []).append(found[0].name)
+            ctx = Ctx(info.key, cls.definition.parent, cls.definition.line, 0, (), None)
+            saved = (self._steps, self._depth)
+            self._steps, self._depth = 0, 0
+            try:
+                found = self._guarded(lambda tree=tree, ctx=ctx: self.eval(ctx, tree))
+            finally:
+                self._steps, self._depth = saved
+            classes = [v.sym for v in found.values if isinstance(v, DefV) and v.sym.definition.kind == "class"]
+            names = [v.name for v in found.values if isinstance(v, ExternalV)]
+            if len(classes) == 1 and not names:
+                bases.append(classes[0])
+            elif names and not classes:
+                if names[0] not in _HARMLESS_BASES:
+                    externals.append(names[0])
+            else:
+                self._open.add(cls)
+        if externals:
+            self._external_bases[cls] = externals
         result = [cls, *_c3([self.mro(b) for b in bases] + [bases])]
         self._mro[cls] = result
         return result
 
-    def _call_result(self, value: Value) -> tuple[Value, Resolution] | None:
+    def subclasses(self, cls: PySymbol) -> tuple[PySymbol, ...]:
+        """Every workspace class that has ``cls`` in its MRO (but ``cls``), sorted by name: a cheap text index
+        of ``class X(...)`` headers finds the files to parse."""
+        cached = self._subclasses.get(cls)
+        if cached is not None:
+            return cached
+        self._subclasses[cls] = ()
+        index = self._class_index()
+        found: set[PySymbol] = set()
+        frontier = [cls]
+        while frontier:
+            current = frontier.pop()
+            for repo, path in index.get(current.definition.name, ()):
+                info = self.info(repo, path)
+                for d in info.facts.definitions:
+                    if d.kind != "class" or not any(current.definition.name in b for b in d.bases):
+                        continue
+                    sub = self._sym(info, d)
+                    if sub in found or sub == cls:
+                        continue
+                    if cls in self.mro(sub)[1:]:
+                        found.add(sub)
+                        frontier.append(sub)
+        result = tuple(sorted(found, key=_sym_key))
+        self._subclasses[cls] = result
+        return result
+
+    def _class_index(self) -> dict[str, list[tuple[str, str]]]:
+        """Base-class identifiers -> files whose ``class`` headers mention them (read as text, never parsed)."""
+        if self._class_text_index is not None:
+            return self._class_text_index
+        pattern = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
+        index: dict[str, list[tuple[str, str]]] = {}
+        for repo in self.workspace.repos.values():
+            for path in _python_files(self.workspace, repo):
+                relpath = repo.relpath(path)
+                try:
+                    text = repo.read_text(relpath)
+                except CodetraceError:
+                    continue
+                names: set[str] = set()
+                for m in pattern.finditer(text):
+                    names.update(re.findall(r"[A-Za-z_]\w*", m.group(1)))
+                for name in sorted(names):
+                    index.setdefault(name, []).append((repo.name, relpath))
+        self._class_text_index = index
+        return index
+
+    # -- calls ------------------------------------------------------------------------------------------------
+
+    def call_result(self, func: Vals, ctx: Ctx, tree: Any) -> Vals:
+        """What calling each value of ``func`` with the arguments of ``tree`` gives."""
+        parts = []
+        for value in sorted(func.values, key=_value_key):
+            found = self._call_value(value, ctx, tree)
+            parts.append(found.weaker(func.how) if found.values else found)
+        if not parts:
+            return Vals(frozenset(), func.how, func.partial)
+        result = union(parts)
+        return Vals(result.values, result.how, result.partial or func.partial)
+
+    def _call_value(self, value: Any, ctx: Ctx, tree: Any) -> Vals:
         if isinstance(value, DefV):
             d = value.sym.definition
             if d.kind == "class":
-                return InstanceV(value.sym), Resolution.TYPED
-            if d.returns:
-                facts = self.facts_of(value.sym.repo, value.sym.path)
-                returns = d.returns
-                if returns in ("Self", "typing.Self", "typing_extensions.Self") and d.parent:
-                    owner = facts.definition(d.parent)
-                    if owner is not None and owner.kind == "class":
-                        return InstanceV(
-                            PySymbol(value.sym.repo, value.sym.path, value.sym.module, owner)
-                        ), Resolution.TYPED
-                return self._annotation_value(facts, d.parent, returns, d.line)
-            return None
+                alloc = None
+                if ctx.key[0] and self._stores_arguments(value.sym):
+                    alloc = (ctx.key, ctx.scope, ctx.line, ctx.col, ctx.path)
+                return one(InstanceV(value.sym, True, alloc), Resolution.TYPED)
+            frame = self._call_frame(value.sym, value.bound, ctx, tree)
+            return self._returns(value.sym, frame)
+        if isinstance(value, InstanceV):
+            member = self._call_members(value)
+            return union(self._call_value(v, ctx, tree) for v in member.values) if member.values else UNKNOWN
         if isinstance(value, ExternalV):
-            return ExternalV(value.name + "()"), Resolution.EXTERNAL
+            return self._external_call(value.name, ctx, tree)
+        if isinstance(value, PartialV):
+            return union(self._call_value(v, ctx, ("c", None, (), ())) for v in value.funcs)
+        if isinstance(value, WrapsV):
+            return Vals(value.wrapped, Resolution.DIRECT) if value.wrapped else UNKNOWN
+        if isinstance(value, MethodOfV):
+            return self._container_method(value, ctx, tree)
+        return UNKNOWN
+
+    def _call_members(self, inst: InstanceV) -> Vals:
+        """What calling an instance runs: ``__call__`` along the MRO; for a ``torch.nn.Module`` subclass
+        without one in the workspace, its ``forward``."""
+        member = self._class_attr(inst.cls, "__call__", instance=inst)
+        if any(isinstance(v, DefV) for v in member.values):
+            return member
+        bases = [b for c in self.mro(inst.cls) for b in self._external_bases.get(c, ())]
+        if any(b.rpartition(".")[2] == "Module" and ".nn" in b for b in bases):
+            return self._instance_attr(inst, "forward")
+        return member
+
+    def _stores_arguments(self, cls: PySymbol) -> bool:
+        """Whether some ``__init__`` of the MRO stores one of its parameters (then instances remember where
+        they were made, so ``self.handler`` finds what this construction passed)."""
+        key = ("stores-args", cls)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        result = False
+        for c in self.mro(cls):
+            info = self._info_of(c)
+            init = info.defs.get(f"{c.definition.qualname}.__init__")
+            if init is None:
+                continue
+            params = {p.name for p in init.params[1:]}
+            for flows in info.attr_stores.values():
+                for flow, _base, _accessor in flows:
+                    if flow.scope == init.qualname and params & _names_in(flow.value):
+                        result = True
+            break
+        self._memo[key] = result
+        return result
+
+    def _call_frame(self, sym: PySymbol, bound: Any, ctx: Ctx, tree: Any) -> Frame:
+        if (
+            self._frame_depth >= _MAX_FRAME_DEPTH
+            or not tree
+            or tree[0] != "c"
+            or tree[1] is None
+            or not self._uses_params(sym)
+        ):
+            return Frame(sym, bound if isinstance(bound, (InstanceV, DefV)) else None)
+        self._frame_depth += 1
+        try:
+            args = self._bind_args(sym, bound, ctx, tree)
+        finally:
+            self._frame_depth -= 1
+        return Frame(sym, bound if isinstance(bound, (InstanceV, DefV)) else None, args)
+
+    def _uses_params(self, sym: PySymbol) -> bool:
+        """Whether the flows of ``sym``'s own body name one of its parameters (but ``self``): only then does
+        what a call passes change what it returns."""
+        key = ("uses-params", sym)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        d = sym.definition
+        params = {p.name for p in (d.params[1:] if d.in_class else d.params)}
+        info = self._info_of(sym)
+        names: set[str] = set()
+        for flow in info.facts.flow:
+            if flow.scope == d.qualname and flow.kind in ("bind", "return", "yield"):
+                names |= _names_in(flow.value)
+        result = bool(params & names)
+        self._memo[key] = result
+        return result
+
+    def _bind_args(self, sym: PySymbol, bound: Any, ctx: Ctx, tree: Any) -> tuple[tuple[str, Vals], ...]:
+        """Parameter name -> the values one call passes (missing parameters are left out)."""
+        d = sym.definition
+        decorators = {dec.rpartition(".")[2] for dec in d.decorators}
+        skip = 1 if bound is not None and d.in_class and "staticmethod" not in decorators else 0
+        out: list[tuple[str, Vals]] = []
+        for index, p in enumerate(d.params):
+            if index < skip:
+                continue
+            arg = _argument_for(d, index, tree, skip)
+            if arg is None:
+                continue
+            if arg == "*":
+                out.append((p.name, self._star_args(ctx, d, tree, skip)))
+            elif arg == "**":
+                continue
+            else:
+                out.append((p.name, self.eval(ctx, arg)))
+        return tuple(out)
+
+    def _returns(self, sym: PySymbol, frame: Frame) -> Vals:
+        key = ("returns", sym, frame)
+        return self._memoised(key, lambda: self._compute_returns(sym, frame))
+
+    def _compute_returns(self, sym: PySymbol, frame: Frame) -> Vals:
+        info = self._info_of(sym)
+        d = sym.definition
+        if info.yields.get(d.qualname):
+            return one(GenV(sym, frame), Resolution.TYPED)
+        declared = NOTHING
+        if d.returns:
+            if d.returns.strip("'\"") in _SELF_NAMES and d.in_class:
+                owner = info.defs.get(d.parent)
+                if owner is not None:
+                    if isinstance(frame.self_value, InstanceV):
+                        return one(frame.self_value, Resolution.TYPED)
+                    return one(InstanceV(self._sym(info, owner)), Resolution.TYPED)
+            declared = self.annotation(info, d.parent, d.returns)
+            if any(isinstance(v, (InstanceV, DefV)) for v in declared.values):
+                return declared
+        flows = info.returns.get(d.qualname, [])
+        if flows:
+            inferred = union(
+                self.eval(Ctx(info.key, d.qualname, f.line, f.col, f.path, frame), f.value) for f in flows
+            )
+            if inferred.values:
+                return inferred.weaker(Resolution.TYPED)
+            return declared if declared.values or d.returns else inferred
+        if d.returns:
+            return declared
+        stub = self._stub_returns(sym)
+        if stub is not None:
+            return stub
+        return UNKNOWN if info.facts.path.endswith(".pyi") else NOTHING  # no return statement: None
+
+    def _stub_returns(self, sym: PySymbol) -> Vals | None:
+        """The return annotation a ``.pyi`` stub next to the module gives the same function."""
+        if sym.path.endswith(".pyi"):
+            return None
+        for repo, path in self.module_files(sym.module):
+            if not path.endswith(".pyi"):
+                continue
+            info = self.info(repo, path)
+            d = info.defs.get(sym.definition.qualname)
+            if d is not None and d.returns:
+                return self.annotation(info, d.parent, d.returns)
         return None
+
+    def _external_call(self, name: str, ctx: Ctx, tree: Any) -> Vals:
+        args = tree[2] if tree and tree[0] == "c" else ()
+        positional = [a for a in args if not (a and a[0] == "*")]
+        short = name[len("builtins.") :] if name.startswith("builtins.") else None
+
+        def arg(i: int) -> Vals:
+            return self.eval(ctx, positional[i]) if len(positional) > i else UNKNOWN
+
+        if short == "type" and len(positional) == 1:
+            classes = [DefV(v.cls) for v in arg(0).values if isinstance(v, InstanceV)]
+            return Vals(frozenset(classes), Resolution.TYPED) if classes else UNKNOWN
+        if short == "getattr" and len(positional) >= 2 and positional[1][0] == "k":
+            return self.attribute(arg(0), positional[1][1])
+        if short in ("iter", "reversed", "sorted", "list", "tuple", "set", "frozenset") and positional:
+            elems = self.elements(arg(0))
+            kind = "iter" if short in ("iter", "reversed") else "list" if short == "sorted" else short
+            return one(SeqV(kind, None, elems.values, None, elems.partial), Resolution.EXTERNAL)
+        if short in ("list", "set") and not positional:
+            return one(SeqV(short, (), frozenset(), _site(ctx, tree)), Resolution.EXTERNAL)
+        if short == "dict" and not positional:
+            entries = tuple((("k", k), self.eval(ctx, v).values) for k, v in (tree[3] or ()) if k != "**")
+            return one(DictV(entries, _site(ctx, tree)), Resolution.EXTERNAL)
+        if short == "next" and positional:
+            return self.elements(arg(0))
+        if short == "enumerate" and positional:
+            elems = self.elements(arg(0))
+            pair = SeqV("tuple", (frozenset([ExternalV("builtins.int()")]), elems.values), elems.values)
+            return one(SeqV("iter", None, frozenset([pair])), Resolution.EXTERNAL)
+        if short == "zip" and positional:
+            columns = [self.elements(arg(i)).values for i in range(len(positional))]
+            row = SeqV("tuple", tuple(columns), frozenset().union(*columns))
+            return one(SeqV("iter", None, frozenset([row])), Resolution.EXTERNAL)
+        if short in ("map",) and positional:
+            functions = [v for i in range(len(positional)) for v in arg(i).values if isinstance(v, DefV)]
+            results = [self._call_value(v, ctx, ("c", None, (), ())) for v in sorted(set(functions), key=_value_key)]
+            found = union(results)
+            return one(SeqV("iter", None, found.values, None, found.partial), Resolution.EXTERNAL)
+        if short == "filter" and len(positional) > 1:
+            elems = self.elements(arg(1))
+            return one(SeqV("iter", None, elems.values, None, elems.partial), Resolution.EXTERNAL)
+        if short in ("staticmethod", "classmethod") and positional:
+            return arg(0)
+        if short == "property" and positional:
+            return one(PropertyV(arg(0).values), Resolution.DIRECT)
+        if name == "functools.partial" and positional:
+            return one(PartialV(arg(0).values), Resolution.DIRECT)
+        if name == "functools.wraps" and positional:
+            return one(WrapsV(arg(0).values), Resolution.DIRECT)
+        if name in ("copy.copy", "copy.deepcopy") and positional:
+            return arg(0)
+        if name in ("typing.cast", "typing_extensions.cast") and len(positional) == 2:
+            return self._annotation_tree_vals(ctx, positional[0]) or arg(1)
+        return one(ExternalV(name + "()"), Resolution.EXTERNAL)
+
+    def _annotation_tree_vals(self, ctx: Ctx, tree: Any) -> Vals | None:
+        found = self.eval(ctx, tree)
+        classes = [InstanceV(v.sym) for v in found.values if isinstance(v, DefV) and v.sym.definition.kind == "class"]
+        return Vals(frozenset(classes), Resolution.TYPED) if classes else None
+
+    def _decorated(self, ctx: Ctx, tree: Any) -> Vals:
+        """A decorator applied to what it decorates (``("dec", decorator, inner)``). External decorators and
+        those whose result is unknown leave the function as it is; ``@property`` makes a property."""
+        inner = self.eval(ctx, tree[2])
+        decorator = self.eval(ctx, tree[1])
+        if not decorator.values:
+            return inner
+        parts = []
+        for value in sorted(decorator.values, key=_value_key):
+            if isinstance(value, ExternalV):
+                if value.name in _PROPERTIES or value.name.endswith(".cached_property"):
+                    parts.append(one(PropertyV(inner.values)))
+                else:
+                    parts.append(inner)
+                continue
+            if isinstance(value, WrapsV):
+                parts.append(Vals(value.wrapped, Resolution.DIRECT) if value.wrapped else inner)
+                continue
+            if isinstance(value, DefV) and value.sym.definition.kind == "function":
+                frame = Frame(value.sym, value.bound if isinstance(value.bound, (InstanceV, DefV)) else None)
+                if self._frame_depth < _MAX_FRAME_DEPTH:
+                    params = [p for p in value.sym.definition.params if not p.star]
+                    skip = 1 if value.bound is not None and value.sym.definition.in_class else 0
+                    if len(params) > skip:
+                        frame = Frame(frame.func, frame.self_value, ((params[skip].name, inner),))
+                result = self._returns(value.sym, frame)
+                parts.append(result if result.values else inner)
+                continue
+            applied = self._call_value(value, ctx, ("c", None, (), ()))
+            parts.append(applied if applied.values else inner)
+        found = union(parts)
+        return Vals(found.values, inner.how, found.partial and not found.values)
+
+    # -- containers and iteration -----------------------------------------------------------------------------
+
+    def _sequence(self, ctx: Ctx, tree: Any) -> Vals:
+        kind = {"t": "tuple", "l": "list", "set": "set"}[tree[0]]
+        items: list[frozenset[Any]] | None = []
+        elems: set[Any] = set()
+        partial = False
+        for item in tree[1]:
+            if item and item[0] == "*":
+                found = self.eval(ctx, item[1])
+                for v in found.values:
+                    if isinstance(v, SeqV) and v.items is not None and items is not None:
+                        items.extend(v.items)
+                    else:
+                        items = None
+                    if isinstance(v, SeqV):
+                        elems |= v.elems
+                        partial = partial or v.partial
+                    else:
+                        partial = True
+                if not found.values:
+                    items, partial = None, True
+                continue
+            found = self.eval(ctx, item)
+            if items is not None:
+                items.append(found.values)
+            elems |= found.values
+            partial = partial or found.partial
+        site = _site(ctx, tree) if kind != "tuple" else None
+        return one(SeqV(kind, tuple(items) if items is not None else None, frozenset(elems), site, partial))
+
+    def _dict(self, ctx: Ctx, tree: Any) -> Vals:
+        entries: list[tuple[Any, frozenset[Any]]] = []
+        partial = False
+        for entry in tree[1]:
+            if entry[0] == "**":
+                found = self.eval(ctx, entry[1])
+                for v in found.values:
+                    if isinstance(v, DictV):
+                        entries.extend(v.entries)
+                        partial = partial or v.partial
+                partial = partial or not found.values
+                continue
+            key_tree, value_tree = entry
+            value = self.eval(ctx, value_tree)
+            partial = partial or value.partial
+            entries.append((self._key(ctx, key_tree), value.values))
+        return one(DictV(tuple(entries), _site(ctx, tree), partial))
+
+    def _key(self, ctx: Ctx, tree: Any) -> Any:
+        """A dict literal's key: a constant, one class or function, or None (unknown)."""
+        keys = self._keys(ctx, tree)
+        return keys[0] if keys is not None and len(keys) == 1 else None
+
+    def _keys(self, ctx: Ctx, tree: Any) -> list[Any] | None:
+        """The keys an index expression may be (constants as ``("k", value)``), or None when unknown."""
+        if not tree:
+            return None
+        if tree[0] == "k":
+            return [tree]
+        found = self.eval(ctx, tree)
+        if not found.values or (found.partial and not self.closed_world):
+            return None
+        keys: list[Any] = []
+        for value in sorted(found.values, key=_value_key):
+            if isinstance(value, ConstV):
+                keys.append(("k", value.value))
+            elif isinstance(value, (DefV, ExternalV)):
+                keys.append(value)
+            else:
+                return None
+        return keys
+
+    def _subscript(self, ctx: Ctx, base: Vals, index: Any) -> Vals:
+        parts = []
+        for value in sorted(base.values, key=_value_key):
+            if isinstance(value, SeqV):
+                parts.append(self._seq_item(ctx, value, index))
+            elif isinstance(value, DictV):
+                parts.append(self._dict_item(ctx, value, index))
+            elif isinstance(value, DefV) and value.sym.definition.kind == "class":
+                parts.append(one(value, Resolution.TYPED))  # a generic alias: Foo[int] is Foo
+            elif isinstance(value, InstanceV):
+                member = self._class_attr(value.cls, "__getitem__", instance=value)
+                parts.append(
+                    union(self._call_value(v, ctx, ("c", None, (index,), ())) for v in member.values)
+                    if member.values
+                    else UNKNOWN
+                )
+            else:
+                parts.append(UNKNOWN)
+        if not parts:
+            return UNKNOWN
+        result = union(parts)
+        return Vals(result.values, _weaker(base.how, result.how) if result.values else base.how, result.partial)
+
+    def _seq_item(self, ctx: Ctx, seq: SeqV, index: Any) -> Vals:
+        if index and index[0] == "sl":
+            mutated = seq.site is not None and (
+                self._container_additions(seq.site) is not None or self._stored_items(ctx, seq.site, None) is not None
+            )
+            if seq.items is not None and len(index) == 3 and not mutated:
+                lo = index[1] or 0
+                hi = index[2] if index[2] is not None else len(seq.items)
+                items = seq.items[lo:hi]
+                return one(SeqV("list", items, frozenset().union(*items) if items else frozenset()))
+            return one(SeqV("list", None, seq.elems, None, seq.partial))
+        keys = self._keys(ctx, index)
+        ints = [k[1] for k in keys or () if isinstance(k, tuple) and type(k[1]) is int]
+        parts = []
+        beyond = True
+        if keys is not None and len(ints) == len(keys) and seq.items is not None:
+            beyond = False
+            for k in ints:
+                if -len(seq.items) <= k < len(seq.items):
+                    parts.append(Vals(seq.items[k], Resolution.TYPED))
+                else:
+                    beyond = True
+        else:
+            parts.append(Vals(seq.elems, Resolution.TYPED, seq.partial))
+        if seq.site is not None:
+            added = self._container_additions(seq.site)
+            if added is not None and beyond:
+                parts.append(added)
+            stored = self._stored_items(ctx, seq.site, keys)
+            if stored is not None:
+                parts.append(stored)
+        return union(parts) if parts else NOTHING
+
+    def _dict_item(self, ctx: Ctx, d: DictV, index: Any) -> Vals:
+        keys = self._keys(ctx, index)
+        matching: list[tuple[tuple[int, int, tuple[int, ...]], frozenset[Any], Any]] = []
+        partial = d.partial
+        here = d.site is not None and d.site[1] == ctx.scope and d.site[0] == ctx.key
+        site_pos = (d.site[2], d.site[3], d.site[4]) if here else (0, 0, (-1,))
+        for k, values in d.entries:
+            if keys is None or k is None or k in keys:
+                matching.append((site_pos, values, k))
+        for flow, store_key, values, scope in self._dict_stores(d.site) if d.site is not None else []:
+            if keys is None or store_key is None or store_key in keys:
+                same = scope == ctx.scope and d.site[0] == ctx.key
+                matching.append(((flow.line, flow.col, flow.path if same else (-1,)), values.values, store_key))
+                partial = partial or values.partial
+        if keys is not None and len(keys) == 1:
+            matching = _kill_stores(matching, ctx, keys[0])
+        values = frozenset().union(*(v for _, v, _ in matching)) if matching else frozenset()
+        if not values:
+            return UNKNOWN if partial or keys is None else NOTHING
+        return Vals(values, Resolution.TYPED, partial)
+
+    def _dict_stores(self, site: Any) -> list[tuple[Flow, Any, Vals, str]]:
+        """``d[k] = v``, ``d.update({...})`` and ``d.setdefault(k, v)`` stores into the dict made at ``site``
+        (found in its file): ``(flow, key or None, values, scope)``."""
+        key = ("dict-stores", site)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        if key in self._active:
+            return []
+        self._active.add(key)
+        try:
+            out: list[tuple[Flow, Any, Vals, str]] = []
+            info = self.info(*site[0])
+            for flow, base, index, accessor in info.sub_stores:
+                ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
+                if not self._is_site(self.eval(ctx, base), site):
+                    continue
+                value = self._bind_value(info, flow, accessor, None)
+                for k in self._keys(ctx, index) or [None]:
+                    out.append((flow, k, value, flow.scope))
+            for flow in info.mutators:
+                func = flow.value[1]
+                if func[2] not in ("update", "setdefault"):
+                    continue
+                ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
+                if not self._is_site(self.eval(ctx, func[1]), site):
+                    continue
+                args = flow.value[2]
+                if func[2] == "setdefault" and len(args) == 2:
+                    value = self.eval(ctx, args[1])
+                    for k in self._keys(ctx, args[0]) or [None]:
+                        out.append((flow, k, value, flow.scope))
+                elif func[2] == "update" and args:
+                    for v in self.eval(ctx, args[0]).values:
+                        if isinstance(v, DictV):
+                            for k, values in v.entries:
+                                out.append((flow, k, Vals(values), flow.scope))
+        finally:
+            self._active.discard(key)
+        self._memo[key] = out
+        return out
+
+    def _container_additions(self, site: Any) -> Vals | None:
+        """Elements added to the list or set made at ``site`` (``append``, ``extend``, ``add``...)."""
+        key = ("seq-adds", site)
+        found = self._memo.get(key)
+        if found is not None:
+            return found if found.values or found.partial else None
+        if key in self._active:
+            return None
+        self._active.add(key)
+        parts = []
+        try:
+            info = self.info(*site[0])
+            for flow in info.mutators:
+                func = flow.value[1]
+                if func[2] not in ("append", "extend", "insert", "add", "appendleft"):
+                    continue
+                ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
+                if not self._is_site(self.eval(ctx, func[1]), site):
+                    continue
+                args = flow.value[2]
+                if not args:
+                    continue
+                value = self.eval(ctx, args[-1])
+                parts.append(self.elements(value) if func[2] == "extend" else value)
+        finally:
+            self._active.discard(key)
+        result = union(parts) if parts else NOTHING
+        self._memo[key] = result
+        return result if parts else None
+
+    def _stored_items(self, ctx: Ctx, site: Any, keys: list[Any] | None) -> Vals | None:
+        """``ls[i] = v`` stores into the list made at ``site``, for index ``keys`` (None: any)."""
+        info = self.info(*site[0])
+        parts = []
+        for flow, base, store_index, accessor in info.sub_stores:
+            fctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
+            if not self._is_site(self.eval(fctx, base), site):
+                continue
+            store_keys = self._keys(fctx, store_index)
+            if keys is not None and store_keys is not None and not set(map(repr, keys)) & set(map(repr, store_keys)):
+                continue
+            parts.append(self._bind_value(info, flow, accessor, None))
+        return union(parts) if parts else None
+
+    def _is_site(self, vals: Vals, site: Any) -> bool:
+        return any(isinstance(v, (SeqV, DictV)) and v.site == site for v in vals.values)
+
+    def _container_method(self, method: MethodOfV, ctx: Ctx, tree: Any) -> Vals:
+        container, name = method.container, method.name
+        args = tree[2] if tree and tree[0] == "c" else ()
+        if isinstance(container, DictV):
+            if name in ("get", "pop", "setdefault", "__getitem__") and args:
+                found = self._dict_item(ctx, container, args[0])
+                if name == "get" and len(args) > 1:
+                    found = union([found, self.eval(ctx, args[1])])
+                return found
+            if name == "values":
+                return one(SeqV("iter", None, self._dict_values(container)))
+            if name == "keys":
+                return one(SeqV("iter", None, _dict_keys(container)))
+            if name == "items":
+                values = self._dict_values(container)
+                pair = SeqV("tuple", (_dict_keys(container), values), _dict_keys(container) | values)
+                return one(SeqV("iter", None, frozenset([pair])))
+            if name == "copy":
+                return one(container)
+            return UNKNOWN
+        if isinstance(container, SeqV):
+            if name == "pop":
+                return self.elements(one(container))
+            if name == "copy":
+                return one(container)
+        return UNKNOWN
+
+    def _dict_values(self, d: DictV) -> frozenset[Any]:
+        values: set[Any] = set()
+        for _, v in d.entries:
+            values |= v
+        if d.site is not None:
+            for _flow, _key, stored, _same in self._dict_stores(d.site):
+                values |= stored.values
+        return frozenset(values)
+
+    def elements(self, vals: Vals) -> Vals:
+        """What iterating over each value of ``vals`` gives."""
+        parts = []
+        for value in sorted(vals.values, key=_value_key):
+            parts.append(self._elements_of(value))
+        if not parts:
+            return UNKNOWN
+        result = union(parts)
+        return Vals(result.values, result.how, result.partial or vals.partial)
+
+    def _elements_of(self, value: Any) -> Vals:
+        if isinstance(value, SeqV):
+            parts = [Vals(value.elems, Resolution.TYPED, value.partial)]
+            if value.site is not None:
+                added = self._container_additions(value.site)
+                if added is not None:
+                    parts.append(added)
+            return union(parts)
+        if isinstance(value, DictV):
+            return Vals(_dict_keys(value), Resolution.TYPED, True)
+        if isinstance(value, GenV):
+            return self._memoised(("yields", value), lambda: self._yields(value))
+        if isinstance(value, InstanceV):
+            it = self._class_attr(value.cls, "__iter__", instance=value)
+            if not it.values:
+                return UNKNOWN
+            iterators = union(self._call_value(v, _NO_CTX, ("c", None, (), ())) for v in it.values)
+            parts = []
+            for iterator in iterators.values:
+                if isinstance(iterator, InstanceV):
+                    nxt = self._class_attr(iterator.cls, "__next__", instance=iterator)
+                    parts.extend(self._call_value(v, _NO_CTX, ("c", None, (), ())) for v in nxt.values)
+                elif isinstance(iterator, (GenV, SeqV)):
+                    parts.append(self._elements_of(iterator))
+            return union(parts) if parts else UNKNOWN
+        if isinstance(value, DefV) and value.sym.definition.kind == "class":
+            return one(InstanceV(value.sym), Resolution.TYPED)  # an Enum's members
+        return UNKNOWN
+
+    def _yields(self, gen: GenV) -> Vals:
+        info = self._info_of(gen.func)
+        d = gen.func.definition
+        parts = []
+        for flow in info.yields.get(d.qualname, []):
+            ctx = Ctx(info.key, d.qualname, flow.line, flow.col, flow.path, gen.frame)
+            parts.append(self.eval(ctx, flow.value))
+        if d.returns:
+            declared = self.annotation(info, d.parent, d.returns)
+            parts.append(self.elements(declared))
+        return union(parts) if parts else UNKNOWN
+
+    def _enter(self, vals: Vals, is_async: bool) -> Vals:
+        """What ``with x as y`` binds to ``y``: ``__enter__``'s result, a ``@contextmanager``'s yield."""
+        parts = []
+        name = "__aenter__" if is_async else "__enter__"
+        for value in sorted(vals.values, key=_value_key):
+            if isinstance(value, InstanceV):
+                member = self._class_attr(value.cls, name, instance=value)
+                parts.append(
+                    union(self._call_value(v, _NO_CTX, ("c", None, (), ())) for v in member.values)
+                    if member.values
+                    else UNKNOWN
+                )
+            elif isinstance(value, GenV):
+                parts.append(self._elements_of(value))
+            elif isinstance(value, ExternalV):
+                parts.append(one(value, Resolution.EXTERNAL))
+            else:
+                parts.append(UNKNOWN)
+        return union(parts) if parts else UNKNOWN
+
+    # -- annotations ------------------------------------------------------------------------------------------
+
+    def annotation(self, info: _FileInfo, scope: str, text: str) -> Vals:
+        """The values an annotation declares: instances of the classes it names (``Optional``, unions,
+        string annotations), element types of ``list[T]``/``dict[K, V]``, ``type[T]`` a class."""
+        key = ("ann", info.key, scope, text)
+        return self._memoised(key, lambda: self._annotation(info, scope, text))
+
+    def _annotation(self, info: _FileInfo, scope: str, text: str) -> Vals:
+        try:
+            node = ast.parse(text.strip(), mode="eval").body
+        except (SyntaxError, ValueError):
+            return UNKNOWN
+        ctx = Ctx(info.key, scope, _END[0], 0, (), None)
+        return self._ann_node(ctx, node, 0)
+
+    def _ann_node(self, ctx: Ctx, node: ast.AST, depth: int) -> Vals:
+        if depth > 8:
+            return UNKNOWN
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str):
+                try:
+                    inner = ast.parse(node.value.strip(), mode="eval").body
+                except (SyntaxError, ValueError):
+                    return UNKNOWN
+                return self._ann_node(ctx, inner, depth + 1)
+            return NOTHING if node.value is None else UNKNOWN
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            return union([self._ann_node(ctx, node.left, depth + 1), self._ann_node(ctx, node.right, depth + 1)])
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            chain = _ast_chain(node)
+            if not chain:
+                return UNKNOWN
+            found = self.eval(ctx, _chain_tree(chain))
+            return self._instances_of(found)
+        if isinstance(node, ast.Subscript):
+            origin_chain = _ast_chain(node.value)
+            if not origin_chain:
+                return UNKNOWN
+            origin = origin_chain[-1]
+            args = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+            if origin in _WRAPPERS:
+                return self._ann_node(ctx, args[0], depth + 1)
+            if origin == "Union":
+                return union(self._ann_node(ctx, a, depth + 1) for a in args)
+            if origin == "Coroutine" and args:
+                return self._ann_node(ctx, args[-1], depth + 1)
+            if origin in ("type", "Type"):
+                inner = self._ann_node(ctx, args[0], depth + 1)
+                classes = [DefV(v.cls) for v in inner.values if isinstance(v, InstanceV)]
+                return Vals(frozenset(classes), Resolution.TYPED) if classes else UNKNOWN
+            if origin in _SEQUENCES:
+                elems = self._ann_node(ctx, args[0], depth + 1)
+                return one(SeqV("iter", None, elems.values, None, elems.partial), Resolution.TYPED)
+            if origin in ("tuple", "Tuple"):
+                if len(args) == 2 and isinstance(args[1], ast.Constant) and args[1].value is Ellipsis:
+                    elems = self._ann_node(ctx, args[0], depth + 1)
+                    return one(SeqV("tuple", None, elems.values, None, elems.partial), Resolution.TYPED)
+                items = [self._ann_node(ctx, a, depth + 1) for a in args]
+                elems = frozenset().union(*(i.values for i in items)) if items else frozenset()
+                return one(SeqV("tuple", tuple(i.values for i in items), elems), Resolution.TYPED)
+            if origin in _MAPPINGS and len(args) == 2:
+                keys = self._ann_node(ctx, args[0], depth + 1)
+                values = self._ann_node(ctx, args[1], depth + 1)
+                entries = tuple((k, values.values) for k in keys.values) or ((None, values.values),)
+                return one(DictV(entries, None, True), Resolution.TYPED)
+            found = self.eval(ctx, _chain_tree(origin_chain))
+            return self._instances_of(found)
+        return UNKNOWN
+
+    def _instances_of(self, found: Vals) -> Vals:
+        values: set[Any] = set()
+        partial = found.partial
+        for v in found.values:
+            if isinstance(v, DefV) and v.sym.definition.kind == "class":
+                values.add(InstanceV(v.sym))
+            elif isinstance(v, ExternalV):
+                if v.name.startswith(_TYPING_MODULES) or v.name in ("builtins.object",):
+                    partial = True
+                    continue
+                values.add(ExternalV(v.name))  # an instance: its methods read Type.method
+            else:
+                partial = True
+        how = Resolution.EXTERNAL if values and all(isinstance(v, ExternalV) for v in values) else Resolution.TYPED
+        return Vals(frozenset(values), how if values else Resolution.DIRECT, partial)
+
+    # -- class attribute helpers used by entries ---------------------------------------------------------------
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+
+_NO_CTX = Ctx(("", ""), "", 0, 0, (), None)
+
+
+def _python_files(workspace: Workspace, repo: Any) -> Iterator[Path]:
+    """``.py`` and ``.pyi`` files under the repo's Python roots, sorted, skipping build and VCS folders."""
+    seen: set[Path] = set()
+    for root in sorted(repo.python_roots):
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+            here = Path(dirpath)
+            if here in seen or workspace.repo_of(here) is not repo:
+                dirnames[:] = []
+                continue
+            seen.add(here)
+            for name in sorted(filenames):
+                if name.endswith((".py", ".pyi")):
+                    yield here / name
+
+
+def _site(ctx: Ctx, tree: Any) -> tuple[Any, ...]:
+    """Where a mutable container is made: the statement's position and the literal's own tree."""
+    return (ctx.key, ctx.scope, ctx.line, ctx.col, ctx.path, tree)
+
+
+def _same_scope(scope: str) -> Any:
+    return lambda ctx: ctx.scope == scope
+
+
+def _kill_stores(matching: list[Any], ctx: Ctx, key: Any) -> list[Any]:
+    """Of the entries stored under ``key`` in the reading scope, those no later store under the same key has
+    replaced on every path to the read; entries made elsewhere, or under an unknown key, all stay."""
+    at = (ctx.line, ctx.col, ctx.path)
+    local = [(m[0][0], m[0][1], m[0][2], m) for m in matching if m[0][2] != (-1,) and m[2] == key]
+    kept = _reaching(local, at) if local else []
+    others = [m for m in matching if not (m[0][2] != (-1,) and m[2] == key)]
+    return [*kept, *others]
+
+
+def _dict_keys(d: DictV) -> frozenset[Any]:
+    keys: set[Any] = set()
+    for k, _ in d.entries:
+        if isinstance(k, tuple) and k and k[0] == "k":
+            keys.add(ExternalV(f"builtins.{type(k[1]).__name__}()"))
+        elif k is not None:
+            keys.add(k)
+    return frozenset(keys)
+
+
+def _reaching(entries: list[tuple[int, int, tuple[int, ...], Any]], at: Any) -> list[Any]:
+    """Of the bindings of a name in one scope (line, col, branch path, payload), those that reach a use at
+    ``at`` = (line, col, path), or the end of the scope when ``at`` is None: bindings inside a comprehension
+    reach only uses inside it; a later binding whose path is a prefix of the use's (it runs on every path to
+    the use) replaces earlier ones. When none comes before the use (a loop, a closure), all of them count."""
+    use_path = at[2] if at is not None else ()
+    visible = [e for e in entries if all(b > 0 or b in use_path for b in e[2])]
+    if at is not None:
+        before = [e for e in visible if (e[0], e[1]) < (at[0], at[1]) or any(b < 0 for b in e[2])]
+        if not before:
+            return [e[3] for e in visible]
+    else:
+        before = visible
+    kept = []
+    for e in before:
+        killed = any(
+            (o[0], o[1]) > (e[0], e[1]) and use_path[: len(o[2])] == o[2] and len(o[2]) <= len(use_path)
+            for o in before
+        )
+        if not killed:
+            kept.append(e[3])
+    return kept
+
+
+def _argument_for(d: Definition, index: int, call_tree: Any, skip: int) -> Any:
+    """The argument tree a call passes to parameter ``index`` of ``d`` (``skip`` leading parameters are
+    bound already, as ``self``), ``"*"``/``"**"`` for the star parameters, or None when it passes none."""
+    if not call_tree or call_tree[0] != "c":
+        return None
+    p = d.params[index]
+    if p.star == "*":
+        return "*"
+    if p.star == "**":
+        return "**"
+    args, kwargs = call_tree[2], call_tree[3]
+    for name, tree in kwargs:
+        if name == p.name:
+            return tree
+    positional_params = [q for q in d.params if not q.star]
+    kwonly_start = next((i for i, q in enumerate(d.params) if q.star == "*"), len(d.params))
+    if index >= kwonly_start:
+        return None
+    position = positional_params.index(p) - skip if p in positional_params else -1
+    if position < 0:
+        return None
+    for i, tree in enumerate(args):
+        if tree and tree[0] == "*":
+            return None
+        if i == position:
+            return tree
+    return None
+
+
+def _names_in(tree: Any) -> set[str]:
+    """Every ``("n", name)`` in an expression tree."""
+    out: set[str] = set()
+    stack = [tree]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, tuple):
+            if len(t) == 2 and t[0] == "n" and isinstance(t[1], str):
+                out.add(t[1])
+            else:
+                stack.extend(x for x in t if isinstance(x, tuple))
+    return out
+
+
+def _is_method(vals: Vals) -> bool:
+    return any(isinstance(v, DefV) and v.sym.definition.kind == "function" for v in vals.values)
+
+
+def _annotation_scope(info: _FileInfo, scope: str) -> str:
+    d = info.defs.get(scope)
+    return d.parent if d is not None and d.kind == "class" else scope
+
+
+def _ast_chain(node: ast.AST) -> tuple[str, ...]:
+    if isinstance(node, ast.Name):
+        return (node.id,)
+    if isinstance(node, ast.Attribute):
+        base = _ast_chain(node.value)
+        return (*base, node.attr) if base else ()
+    return ()
+
+
+def _chain_tree(chain: tuple[str, ...]) -> Any:
+    tree: Any = ("n", chain[0])
+    for part in chain[1:]:
+        tree = ("a", tree, part)
+    return tree
+
+
+def _annotation_tree(text: str) -> Any:
+    """The expression tree of a base class as written (``pkg.Base``, ``Generic[T]`` is ``Generic``)."""
+    chain = annotation_chain(text, keep_generic_origin=True)
+    return _chain_tree(chain) if chain else None
+
+
+def _value_key(value: Any) -> tuple[str, str]:
+    """A total order on values, for deterministic iteration (``repr`` of a frozenset is not stable)."""
+    return type(value).__name__, _stable(value)
+
+
+def _stable(value: Any) -> str:
+    if isinstance(value, PySymbol):
+        return f"{value.qualname}@{value.path}:{value.definition.line}"
+    if isinstance(value, DefV):
+        return f"{_stable(value.sym)}/{_value_key(value.bound) if value.bound is not None else ''}"
+    if isinstance(value, InstanceV):
+        return f"{_stable(value.cls)}/{value.exact}/{value.alloc[1:4] if value.alloc else ''}"
+    if isinstance(value, (ModuleV, ExternalV)):
+        return value.name
+    if isinstance(value, ConstV):
+        return repr(value.value)
+    if isinstance(value, SuperV):
+        return f"{_stable(value.cls)}/{_value_key(value.instance)}"
+    if isinstance(value, (SeqV, DictV)):
+        site = value.site[1:4] if value.site is not None else ""
+        size = len(value.items or ()) if isinstance(value, SeqV) else len(value.entries)
+        members = value.elems if isinstance(value, SeqV) else frozenset().union(*(v for _, v in value.entries))
+        return f"{site}/{size}/{sorted(_value_key(m) for m in members)}"
+    if isinstance(value, GenV):
+        return _stable(value.func)
+    if isinstance(value, (PartialV, WrapsV, PropertyV)):
+        members = value.funcs if isinstance(value, PartialV) else (
+            value.wrapped if isinstance(value, WrapsV) else value.getters
+        )
+        return str(sorted(_value_key(m) for m in members))
+    if isinstance(value, MethodOfV):
+        return f"{_value_key(value.container)}.{value.name}"
+    return repr(value)
+
+
+def _sym_key(sym: PySymbol) -> tuple[str, str, str, int]:
+    return sym.qualname, sym.repo, sym.path, sym.definition.line
+
+
+def _target_key(t: Target) -> tuple[str, str]:
+    if t.sym is not None:
+        return t.kind, t.sym.qualname
+    if t.cls is not None:
+        return t.kind, t.cls.qualname
+    return t.kind, t.name
 
 
 def _c3(sequences: list[list[PySymbol]]) -> list[PySymbol]:
@@ -710,6 +2404,14 @@ def _is_builtin_exception(name: str) -> bool:
     return isinstance(value, type) and issubclass(value, BaseException)
 
 
+def _is_builtin_method(name: str) -> bool:
+    """A method of a builtin value (``" ".join``, ``d.items``): plumbing, left out of traces."""
+    if not name.startswith("builtins."):
+        return False
+    head = name[len("builtins.") :].split(".", 1)[0].removesuffix("()")
+    return head in ("str", "int", "float", "bool", "bytes", "list", "dict", "set", "tuple", "generator", "iterator")
+
+
 def _weaker(a: Resolution, b: Resolution) -> Resolution:
     """The less certain of two resolution kinds along a chain."""
     if a not in _RANK:
@@ -717,19 +2419,6 @@ def _weaker(a: Resolution, b: Resolution) -> Resolution:
     if b not in _RANK:
         return b
     return a if _RANK[a] >= _RANK[b] else b
-
-
-def _bindings_before(facts: FileFacts, scope: str, name: str, line: int) -> list[Binding]:
-    """Bindings of ``name`` in ``scope`` made before ``line``; all of them when none is (a loop, a closure
-    called later)."""
-    found = [b for b in facts.bindings if b.scope == scope and b.name == name]
-    before = [b for b in found if b.line <= line]
-    return before or found
-
-
-def _parent_scope(facts: FileFacts, scope: str) -> str:
-    d = facts.definition(scope)
-    return d.parent if d is not None and d.kind == "class" else scope
 
 
 _SUBSCRIPT = re.compile(r"^([\w.]+)\[(.*)\]$")
@@ -752,7 +2441,7 @@ def _split_top(text: str, sep: str) -> list[str]:
     return parts
 
 
-def annotation_chain(text: str) -> tuple[str, ...]:
+def annotation_chain(text: str, keep_generic_origin: bool = True) -> tuple[str, ...]:
     """The class a type annotation names, as a chain: ``Optional["pkg.Foo"]`` is ``("pkg", "Foo")``.
 
     ``X | None``, ``Optional[X]`` and ``Union[X, None]`` give ``X``; other generics give their origin
@@ -766,7 +2455,7 @@ def annotation_chain(text: str) -> tuple[str, ...]:
     m = _SUBSCRIPT.match(text)
     if m:
         origin, inner = m.group(1), m.group(2)
-        if origin in _WRAPPERS:
+        if origin.rpartition(".")[2] in _WRAPPERS:
             return annotation_chain(_split_top(inner, ",")[0])
         if origin in ("Union", "typing.Union"):
             options = [p for p in _split_top(inner, ",") if p != "None"]
@@ -774,3 +2463,6 @@ def annotation_chain(text: str) -> tuple[str, ...]:
         text = origin
     parts = text.split(".")
     return tuple(parts) if all(p.isidentifier() for p in parts) else ()
+
+
+__all__ = ["QUIET_BUILTINS", "CallAnswer", "PySymbol", "PythonResolver", "Target", "annotation_chain"]
