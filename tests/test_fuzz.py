@@ -145,3 +145,52 @@ def test_traces_over_mutated_repos_end_in_warnings(tmp_path_factory, case: tuple
         assert len(trace.steps) <= 100
         for warning in trace.warnings:
             assert warning.subtype in ("parse", "read")
+
+
+# -- Rust -------------------------------------------------------------------------------------------------------
+
+from helpers import TESTS  # noqa: E402
+
+from sphinxext.codetrace.index.rust import parse_rust  # noqa: E402
+
+RUSTREPO = TESTS / "fixtures" / "rustrepo"
+RUST_SOURCES = sorted(RUSTREPO.rglob("*.rs"))
+RUST_ENTRIES = ("fleet_core::engine::Engine::submit", "fleet_net::handlers::default_name")
+
+
+@st.composite
+def mutated_rust(draw: st.DrawFn) -> tuple[Path, bytes]:
+    path = draw(st.sampled_from(RUST_SOURCES))
+    data = path.read_bytes()
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    at = draw(st.integers(0, len(data)))
+    data = data[:at] + draw(st.binary(min_size=0, max_size=16)) + data[at:]
+    return path, data
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated_rust())
+def test_mutated_rust_parses_or_reports(case: tuple[Path, bytes]) -> None:
+    path, data = case
+    facts = parse_rust(data.decode("utf-8", errors="replace"), path.name)
+    assert facts.path == path.name
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutated_rust())
+def test_rust_traces_over_mutated_repos_end_in_warnings(tmp_path_factory, case: tuple[Path, bytes]) -> None:
+    path, data = case
+    repo = tmp_path_factory.mktemp("rust")
+    shutil.copytree(RUSTREPO, repo, dirs_exist_ok=True)
+    (repo / path.relative_to(RUSTREPO)).write_bytes(data)
+    workspace, errors = Workspace.from_configs([RepoConfig("rs", repo)])
+    assert errors == []
+    engine = Engine(workspace)
+    for entry in RUST_ENTRIES:
+        try:
+            trace = engine.trace(parse_options("fuzz", {"entry": entry, "max-steps": "100"}))
+        except CodetraceError as exc:
+            assert exc.diagnostic.subtype in ("unresolved", "parse", "read")
+            continue
+        assert len(trace.steps) <= 100
