@@ -44,3 +44,83 @@ def test_ordinary_nesting_is_still_analysed() -> None:
     facts = parse_python(source, "ok.py", "ok", False)
     assert facts.error is None
     assert len(facts.calls) == 41
+
+
+# -- containment, cycles, time ---------------------------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402
+
+from sphinxext.codetrace.diagnostics import CodetraceError  # noqa: E402
+from sphinxext.codetrace.spec import parse_options  # noqa: E402
+from sphinxext.codetrace.trace import Engine  # noqa: E402
+from sphinxext.codetrace.workspace import RepoConfig, Workspace  # noqa: E402
+
+
+def _engine(root: Path, **kwargs) -> Engine:
+    workspace, errors = Workspace.from_configs([RepoConfig("r", root)])
+    assert errors == []
+    return Engine(workspace, **kwargs)
+
+
+def _trace(engine: Engine, entry: str, **options: str):
+    return engine.trace(parse_options("t", {"entry": entry, **options}))
+
+
+def test_a_module_symlinked_outside_the_repo_is_refused_with_a_warning(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("def leak():\n    return 1\n")
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "__init__.py").write_text("")
+    (repo / "app" / "secret.py").symlink_to(outside / "secret.py")
+    (repo / "app" / "main.py").write_text("from app.secret import leak\n\n\ndef run():\n    return leak()\n")
+    trace = _trace(_engine(repo), "app.main.run")
+    (step,) = trace.steps
+    assert step.callee is None and step.resolution.value == "unresolved"
+    assert [w.subtype for w in trace.warnings] == ["read"]
+    assert "app/secret.py leads outside the repository" in str(trace.warnings[0])
+    assert not any("outside" in f for f in trace.files)
+
+
+@pytest.mark.parametrize("entry", ["../outside/secret.py::leak", "/etc/passwd.py::x"])
+def test_file_entries_outside_the_repo_are_refused(tmp_path: Path, entry: str) -> None:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.py").write_text("def leak():\n    return 1\n")
+    (tmp_path / "repo").mkdir()
+    with pytest.raises(CodetraceError) as info:
+        _trace(_engine(tmp_path / "repo"), entry)
+    assert info.value.diagnostic.subtype in ("unresolved", "read")
+
+
+def test_a_cycle_of_a_thousand_re_exports_finishes_quickly(tmp_path: Path) -> None:
+    pkg = tmp_path / "cyc"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    for i in range(1000):
+        (pkg / f"m{i}.py").write_text(f"from cyc.m{(i + 1) % 1000} import thing\n")
+    (pkg / "main.py").write_text("from cyc.m0 import thing\n\n\ndef run():\n    return thing()\n")
+    engine = _engine(tmp_path)
+    start = time.perf_counter()
+    trace = _trace(engine, "cyc.main.run")
+    (step,) = trace.steps
+    assert step.callee is None and step.target == "thing"  # unresolved, shown with its source text
+    with pytest.raises(CodetraceError) as info:  # an entry through the cycle: a warning naming it
+        _trace(engine, "cyc.m0.thing")
+    assert info.value.diagnostic.subtype == "unresolved" and "cyc.m0" in str(info.value)
+    assert time.perf_counter() - start < 30
+    assert engine.index.parsed < 120  # the chase stops early: it does not parse all 1,000 modules
+
+
+def test_the_time_budget_truncates_visibly(tmp_path: Path) -> None:
+    (tmp_path / "chain.py").write_text(
+        "".join(f"def f{i}():\n    f{i + 1}()\n    f{i + 1}()\n\n" for i in range(30)) + "def f30():\n    pass\n"
+    )
+    trace = _trace(_engine(tmp_path, time_budget=1e-9), "chain.f0", depth="40")
+    assert trace.truncated and trace.truncation == "time budget"
+    assert trace.to_json()["truncation"] == "time budget"
+    from sphinxext.codetrace.render import sequence_diagram
+
+    assert "(time budget)" in sequence_diagram(trace)
+    untimed = _trace(_engine(tmp_path), "chain.f0", depth="40")
+    assert not untimed.truncated and len(untimed.steps) > len(trace.steps)

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="json (schema codetrace.trace/1), mermaid (sequence diagram) or flowchart",
     )
     t.add_argument("--cache-dir", type=Path, help="keep parsed facts here between runs")
+    t.add_argument(
+        "--time-budget", type=float, metavar="SECONDS", help="truncate a trace that takes longer (default: none)"
+    )
     c = sub.add_parser("check", help="run every codetrace directive of a docs tree; exit 1 on drift or errors")
     c.add_argument("docs_dir", type=Path, metavar="DOCS_DIR", help="the Sphinx source directory (with conf.py)")
     c.add_argument("--diff", action="store_true", help="print the changed steps under each lock drift")
@@ -121,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workspace, errors = Workspace.from_configs(args.repo)
         for error in errors:
             print(f"codetrace: warning: {error}", file=sys.stderr)
-        engine = Engine(workspace, args.cache_dir)
+        engine = Engine(workspace, args.cache_dir, args.time_budget)
         trace = engine.trace(spec)
     except CodetraceError as exc:
         print(f"codetrace: error: {exc}", file=sys.stderr)

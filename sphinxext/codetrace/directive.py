@@ -71,7 +71,8 @@ def _make_engine(app: Sphinx) -> None:
         _warn(error.diagnostic, None)
     cache = app.config.codetrace_cache_dir
     cache_dir = Path(app.confdir, cache) if cache else Path(app.doctreedir) / "codetrace-cache"
-    _ENGINES[id(app.env)] = Engine(workspace, cache_dir)
+    budget = app.config.codetrace_time_budget
+    _ENGINES[id(app.env)] = Engine(workspace, cache_dir, float(budget) if budget else None)
     lock = app.config.codetrace_lock_file
     _LOCK_FILES[id(app.env)] = (Path(app.confdir, lock), accept_command(app.confdir)) if lock else None
 
@@ -165,8 +166,13 @@ class CodetraceDirective(SphinxDirective):
             diagrams += self._mermaid(code, f"{spec.title}: call graph")
         box += diagrams
         if trace.truncated:
+            why = (
+                f"the time budget of {self.config.codetrace_time_budget} s"
+                if trace.truncation == "time budget"
+                else f":max-steps: {spec.max_steps}"
+            )
             box += nodes.paragraph(
-                text=f"Truncated: the trace stopped after {len(trace.steps)} steps (:max-steps: {spec.max_steps}).",
+                text=f"Truncated: the trace stopped after {len(trace.steps)} steps ({why}).",
                 classes=["codetrace-truncated"],
             )
         if spec.caption:
@@ -266,6 +272,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("codetrace_max_file_bytes", DEFAULT_MAX_FILE_BYTES, "env", types=[int])
     app.add_config_value("codetrace_offline_mermaid", True, "html", types=[bool])
     app.add_config_value("codetrace_lock_file", LOCK_FILE, "env", types=[str, type(None)])
+    app.add_config_value("codetrace_time_budget", 120, "env", types=[int, float, type(None)])
     app.add_config_value("codetrace_max_messages", Budget().messages, "env", types=[int])
     app.add_config_value("codetrace_max_participants", Budget().participants, "env", types=[int])
     app.add_directive("codetrace", CodetraceDirective)

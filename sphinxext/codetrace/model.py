@@ -330,6 +330,7 @@ class Trace:
     steps: tuple[Step, ...]
     stops: tuple[str, ...] = ()
     truncated: bool = False
+    truncation: str = ""  # why the walk stopped early: "max-steps" or "time budget"
     files: tuple[str, ...] = ()  # absolute paths of every source file the trace read
     warnings: tuple[Diagnostic, ...] = ()
 
@@ -343,6 +344,7 @@ class Trace:
             "steps": [s.to_json() for s in self.steps],
             "stops": list(self.stops),
             "truncated": self.truncated,
+            **({"truncation": self.truncation} if self.truncated else {}),
             "warnings": [str(w) for w in self.warnings],
         }
 

@@ -17,6 +17,7 @@ rendering.
 
 from __future__ import annotations
 
+import time
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,10 @@ def is_rust_entry(text: str) -> bool:
 
 
 class _Walk:
-    def __init__(self, spec: FlowSpec, resolvers: dict[Lang, Any]) -> None:
+    def __init__(self, spec: FlowSpec, resolvers: dict[Lang, Any], deadline: float | None = None) -> None:
         self.spec = spec
+        self.deadline = deadline  # time.monotonic() past which the walk stops (the per-trace time budget)
+        self.truncation = ""
         self.resolvers = resolvers
         self.steps: list[Step] = []
         self.stack: list[Any] = []
@@ -64,9 +67,12 @@ class _Walk:
         self.truncated = False
 
     def full(self) -> bool:
-        """Whether another step would exceed ``max-steps`` (and mark the trace truncated if so)."""
-        if len(self.steps) >= self.spec.max_steps:
-            self.truncated = True
+        """Whether another step would exceed ``max-steps`` or the time budget (marking the trace truncated)."""
+        if not self.truncated:
+            if len(self.steps) >= self.spec.max_steps:
+                self.truncated, self.truncation = True, "max-steps"
+            elif self.deadline is not None and time.monotonic() > self.deadline:
+                self.truncated, self.truncation = True, "time budget"
         return self.truncated
 
     def resolver(self, sym: Any) -> Any:
@@ -255,6 +261,7 @@ def trace_flow(
     index: Index,
     resolver: PythonResolver | None = None,
     rust: RustResolver | None = None,
+    time_budget: float | None = None,
 ) -> Trace:
     """Trace one flow. Raises :class:`CodetraceError` when the entry does not resolve; problems met on the
     way (unparsable files) are returned in ``Trace.warnings``."""
@@ -262,14 +269,18 @@ def trace_flow(
         Lang.PYTHON: resolver or PythonResolver(workspace, index),
         Lang.RUST: rust or RustResolver(workspace, index),
     }
+    refused_before = {name: len(repo.refused) for name, repo in workspace.repos.items()}
+    deadline = time.monotonic() + time_budget if time_budget else None
     with index.recording() as touched:
         if spec.repo is not None:
             workspace.repo(spec.repo)  # unknown repo: a clear error before anything else
         entry = _resolve_entry(spec, resolvers)
-        walk = _Walk(spec, resolvers)
+        walk = _Walk(spec, resolvers, deadline)
         walk.expanded[entry, None] = 0
         walk.walk(entry, 0)
     problems: list[Diagnostic] = []
+    for name, repo in workspace.repos.items():  # paths this trace met that lead outside their repo
+        problems.extend(repo.refused[refused_before[name] :])
     files: list[str] = []
     for repo_name, relpath in sorted(touched):
         repo = workspace.repos[repo_name]
@@ -285,6 +296,7 @@ def trace_flow(
         steps=tuple(walk.steps),
         stops=tuple(walk.stops),
         truncated=walk.truncated,
+        truncation=walk.truncation,
         files=tuple(files),
         warnings=tuple(problems),
     )
@@ -293,8 +305,9 @@ def trace_flow(
 class Engine:
     """The analysis stages wired together for one workspace: what the directive and the CLI use."""
 
-    def __init__(self, workspace: Workspace, cache_dir: Path | None = None) -> None:
+    def __init__(self, workspace: Workspace, cache_dir: Path | None = None, time_budget: float | None = None) -> None:
         self.workspace = workspace
+        self.time_budget = time_budget  # seconds one trace may take before it is truncated (None: no limit)
         self.index = Index(workspace, cache_dir)
         self.python = PythonResolver(workspace, self.index)
         self.rust = RustResolver(workspace, self.index)
@@ -304,7 +317,7 @@ class Engine:
         """Trace one flow; :attr:`last_files` then lists the files it read, even when it raised."""
         with self.index.recording() as touched:
             try:
-                return trace_flow(spec, self.workspace, self.index, self.python, self.rust)
+                return trace_flow(spec, self.workspace, self.index, self.python, self.rust, self.time_budget)
             finally:
                 self.last_files = sorted(str(self.workspace.repos[r].root / p) for r, p in touched)
 

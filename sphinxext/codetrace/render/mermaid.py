@@ -356,7 +356,7 @@ def sequence_diagram(
     if view.dropped:
         notes.append(f"{view.dropped} more steps are listed in the table only (over {budget.messages} arrows)")
     if trace.truncated:
-        notes.append(f"truncated after {len(trace.steps)} steps (max-steps)")
+        notes.append(f"truncated after {len(trace.steps)} steps ({trace.truncation or 'max-steps'})")
     for note in notes:
         body.append(f"    Note over {caller_id},{entry_id}: {text(note, 120)}")
 
