@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import textwrap
 from pathlib import Path
@@ -381,6 +382,8 @@ def test_disk_cache_serves_a_second_index(repo_dir: Path, tmp_path: Path) -> Non
         '{"format": 99, "key": "x", "facts": {}}',
         "KEY_WITH_BAD_FACTS",
         "KEY_WITH_BAD_KIND",
+        "FLIPPED_BIT",
+        "NO_SHA",
     ],
 )
 def test_corrupt_cache_entries_are_reparsed(repo_dir: Path, tmp_path: Path, damage: str) -> None:
@@ -389,12 +392,25 @@ def test_corrupt_cache_entries_are_reparsed(repo_dir: Path, tmp_path: Path, dama
     good = index1.facts(repo1, "pkg/a.py")
     (entry,) = cache_files(cache)
     key = entry.stem
+    stored = json.loads(entry.read_text(encoding="utf-8"))
+
+    def sealed(facts: object) -> str:  # a well-formed entry (right format, key and checksum) around ``facts``
+        text = json.dumps(facts)
+        sha = hashlib.sha256(text.encode()).hexdigest()
+        return json.dumps({"format": stored["format"], "key": key, "sha": sha, "facts": text})
+
     if damage == "KEY_WITH_BAD_FACTS":
-        damage = json.dumps({"format": 1, "key": key, "facts": {"path": "x", "definitions": [{"bogus": 1}]}})
+        damage = sealed({"path": "x", "definitions": [{"bogus": 1}]})
     elif damage == "KEY_WITH_BAD_KIND":
         plain = to_plain(good)
         plain["calls"][0]["kind"] = "teleport"
-        damage = json.dumps({"format": 1, "key": key, "facts": plain})
+        damage = sealed(plain)
+    elif damage == "FLIPPED_BIT":  # valid JSON, right key, facts changed after sealing: the checksum catches it
+        stored["facts"] = stored["facts"].replace('"line":', '"line":1', 1)
+        damage = json.dumps(stored)
+    elif damage == "NO_SHA":
+        del stored["sha"]
+        damage = json.dumps(stored)
     entry.write_text(damage, encoding="utf-8")
 
     index2, repo2 = new_index(repo_dir, cache)
@@ -411,7 +427,10 @@ def test_cache_entry_for_another_key_is_ignored(repo_dir: Path, tmp_path: Path) 
     index1.facts(repo1, "pkg/a.py")
     (entry,) = cache_files(cache)
     data = json.loads(entry.read_text(encoding="utf-8"))
-    data["facts"]["definitions"] = []  # poisoned facts...
+    facts = json.loads(data["facts"])
+    facts["definitions"] = []  # poisoned facts, sealed with a valid checksum...
+    data["facts"] = json.dumps(facts)
+    data["sha"] = hashlib.sha256(data["facts"].encode()).hexdigest()
     data["key"] = "0" * 64  # ...filed under a key that does not match
     entry.write_text(json.dumps(data), encoding="utf-8")
     index2, repo2 = new_index(repo_dir, cache)

@@ -29,7 +29,7 @@ from .python import parse_python
 from .rust import FRONTEND_VERSION as RS_VERSION
 from .rust import parse_rust
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 class FactsCache:
@@ -42,24 +42,32 @@ class FactsCache:
         return self.directory / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> FileFacts | None:
+        """The facts stored under ``key``, or None when absent or damaged in any way (then: parse again).
+
+        An entry is ``{"format", "key", "sha", "facts"}`` where ``facts`` is the JSON text of the facts and
+        ``sha`` its SHA-256: a flipped bit or a half-written file fails the check instead of yielding facts
+        with wrong values."""
         try:
             data = json.loads(self._file(key).read_text(encoding="utf-8"))
             if data.get("format") != CACHE_FORMAT or data.get("key") != key:
                 return None
-            return facts_from_plain(data["facts"])
+            text = data["facts"]
+            if hashlib.sha256(text.encode("utf-8")).hexdigest() != data.get("sha"):
+                return None
+            return facts_from_plain(json.loads(text))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None  # absent or damaged: parse again
+            return None
 
     def put(self, key: str, facts: FileFacts) -> None:
         target = self._file(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+            # dumps, not dump: dumps uses the C encoder, dump to a file the pure-Python one (10x slower)
+            text = json.dumps(to_plain(facts), separators=(",", ":"))
+            sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
             with os.fdopen(fd, "w", encoding="utf-8") as out:
-                # dumps, not dump: dumps uses the C encoder, dump to a file the pure-Python one (10x slower)
-                out.write(
-                    json.dumps({"format": CACHE_FORMAT, "key": key, "facts": to_plain(facts)}, separators=(",", ":"))
-                )
+                out.write(json.dumps({"format": CACHE_FORMAT, "key": key, "sha": sha, "facts": text}))
             os.replace(tmp, target)
         except OSError:
             with contextlib.suppress(OSError, UnboundLocalError):
