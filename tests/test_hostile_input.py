@@ -124,3 +124,41 @@ def test_the_time_budget_truncates_visibly(tmp_path: Path) -> None:
     assert "(time budget)" in sequence_diagram(trace)
     untimed = _trace(_engine(tmp_path), "chain.f0", depth="40")
     assert not untimed.truncated and len(untimed.steps) > len(trace.steps)
+
+
+def test_rust_modules_leading_outside_the_repo_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "outside.rs").write_text("pub fn steal() {}\n")
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "Cargo.toml").write_text('[package]\nname = "demo"\nversion = "0.1.0"\n')
+    (repo / "src" / "linked.rs").symlink_to(tmp_path / "outside.rs")
+    (repo / "src" / "lib.rs").write_text(
+        '#[path = "../../outside.rs"]\nmod evil;\nmod linked;\n\npub fn run() {\n    evil::steal();\n    linked::steal();\n}\n'
+    )
+    trace = _trace(_engine(repo), "demo::run")
+    assert [s.callee for s in trace.steps] == [None, None]  # neither module was read
+    refused = sorted(str(w) for w in trace.warnings if w.subtype == "read")
+    assert len(refused) == 2
+    assert "r:src/linked.rs leads outside the repository" in refused[1]
+    assert "outside.rs leads outside the repository" in refused[0]
+    assert not any("outside.rs" in f and "repo" not in f for f in trace.files)
+
+
+def test_a_symlink_loop_is_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "a.py").symlink_to(tmp_path / "app" / "b.py")
+    (tmp_path / "app" / "b.py").symlink_to(tmp_path / "app" / "a.py")
+    (tmp_path / "app" / "main.py").write_text("from app.a import f\n\n\ndef run():\n    return f()\n")
+    trace = _trace(_engine(tmp_path), "app.main.run")
+    (step,) = trace.steps
+    assert step.callee is None
+
+
+def test_a_fifty_megabyte_generated_file_is_skipped_quickly(tmp_path: Path) -> None:
+    (tmp_path / "gen.py").write_bytes(b"x = 1\n" * (50 * 1024 * 1024 // 6))
+    (tmp_path / "main.py").write_text("from gen import x\n\n\ndef run():\n    return x()\n")
+    start = time.perf_counter()
+    trace = _trace(_engine(tmp_path), "main.run")
+    assert time.perf_counter() - start < 5
+    assert any(w.subtype == "read" and "over the" in str(w) for w in trace.warnings)

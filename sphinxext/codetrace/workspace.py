@@ -151,7 +151,7 @@ class Repo:
             for rel in config.python_roots:
                 inside = repo.contained(root / rel)
                 if inside is None:
-                    repo._refuse(root / rel)
+                    repo.refuse(root / rel)
                 elif inside.is_dir():
                     roots.append(inside)
             repo.python_roots = tuple(roots)
@@ -204,7 +204,7 @@ class Repo:
 
     # -- Python modules -----------------------------------------------------------------------------------------
 
-    def _refuse(self, path: Path) -> None:
+    def refuse(self, path: Path) -> None:
         """Record that ``path`` (a symlink or a configured root) leads outside the repository."""
         try:
             shown = path.relative_to(self.root).as_posix()
@@ -233,7 +233,7 @@ class Repo:
                     if not candidate.is_file():
                         continue
                     if self.contained(candidate) is None:
-                        self._refuse(candidate)
+                        self.refuse(candidate)
                         continue
                     found.append(candidate)
                     break

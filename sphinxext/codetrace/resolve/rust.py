@@ -26,6 +26,7 @@ arguments or trait objects built far from their use.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -373,9 +374,17 @@ class _World:
             candidates = [(folder / f"{name}.rs", False), (folder / name / "mod.rs", True)]
         out = []
         for candidate, child_mod_rs in candidates:
-            normal = PurePosixPath(*_normalise(candidate.parts))
+            parts = _normalise(candidate.parts)
+            if parts is None:  # `#[path = "../../x.rs"]` climbing out of the repository
+                repo.refuse(repo.root / candidate)
+                continue
+            normal = PurePosixPath(*parts)
             full = repo.root / str(normal)
-            if repo.contained(full) is not None and full.is_file():
+            if repo.contained(full) is None:
+                if full.exists() or os.path.islink(full):
+                    repo.refuse(full)  # a #[path] or mod file leading outside the repo: warned, not read
+                continue
+            if full.is_file():
                 out.append((normal.as_posix(), child_mod_rs))
                 break
         return out
@@ -469,12 +478,14 @@ class _World:
         return self._impls
 
 
-def _normalise(parts: tuple[str, ...]) -> list[str]:
+def _normalise(parts: tuple[str, ...]) -> list[str] | None:
+    """``parts`` with ``.`` and ``..`` folded; None when ``..`` climbs above the repository root."""
     out: list[str] = []
     for p in parts:
         if p == "..":
-            if out:
-                out.pop()
+            if not out:
+                return None
+            out.pop()
         elif p != ".":
             out.append(p)
     return out
