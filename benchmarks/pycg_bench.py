@@ -147,7 +147,9 @@ def main() -> int:
             found = edges(theirs) if theirs is not None else None
             for score in (scores["pycg"], totals["pycg"]):
                 score.add(found, truth, seconds, name)
-    print(f"PyCG micro-benchmark: {sum(s['codetrace'].cases for s in by_category.values())} cases, edges without builtins")
+    print(
+        f"PyCG micro-benchmark: {sum(s['codetrace'].cases for s in by_category.values())} cases, edges without builtins"
+    )
     print()
     print("| category | cases | edges | codetrace P | codetrace R | exact | PyCG P | PyCG R | exact |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

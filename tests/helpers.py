@@ -65,7 +65,7 @@ def shown(value: str, limit: int = 72) -> str:
 
 # -- the resolution corpus ---------------------------------------------------------------------------------------
 
-_COMMENT = re.compile(r"^\s*#\s*calls(?:@(?P<sel>\S+))?:\s*(?P<body>.*?)\s*$")
+_COMMENT = re.compile(r"^\s*#\s*calls(?:@(?:`(?P<quoted>[^`]+)`|(?P<sel>\S+)))?:\s*(?P<body>.*?)\s*$")
 _XFAIL = re.compile(r"\s+xfail:\s*(?P<why>.*)$")
 _RES = re.compile(r"\s*\((?P<res>[a-z]+)\)$")
 
@@ -128,7 +128,7 @@ def parse_expectations(root: Path = PYREPO) -> list[Expectation]:
                     path=file.relative_to(root).as_posix(),
                     comment_line=index + 1,
                     call_line=index + 2,
-                    selector=m.group("sel"),
+                    selector=m.group("quoted") or m.group("sel"),
                     kinds=tuple(kinds),
                     what=what,
                     target=target,

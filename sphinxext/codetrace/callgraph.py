@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .index import Index
 from .model import Flow, Resolution
-from .resolve.python import Ctx, DefV, PySymbol, PythonResolver, Target
+from .resolve.python import Ctx, DefV, FileInfo, Frame, PySymbol, PythonResolver, Target
 from .workspace import SKIP_DIRS, RepoConfig, Workspace
 
 #: At most this many rounds of "resolve every call, then learn what parameters receive".
@@ -118,7 +118,15 @@ class CallGraph:
                     if target.sym is None or flow.target in ("callback",):
                         continue
                     ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
-                    key = (target.sym, info.key, flow.scope, flow.line, flow.col, flow.annotation, repr(target.receiver))
+                    key = (
+                        target.sym,
+                        info.key,
+                        flow.scope,
+                        flow.line,
+                        flow.col,
+                        flow.annotation,
+                        repr(target.receiver),
+                    )
                     if key not in seen:
                         seen.add(key)
                         sources.setdefault(target.sym, []).append((ctx, flow, target.receiver))
@@ -128,13 +136,13 @@ class CallGraph:
                     continue  # a raised call is a call of its own
                 caller = f"{module}.{flow.scope}" if flow.scope else module
                 ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, self._frame(info, flow.scope))
-                vals = resolver._guarded(lambda ctx=ctx, flow=flow: resolver.eval(ctx, flow.value))
+                vals = resolver.evaluate(ctx, flow.value)
                 for value in vals.values:
                     if isinstance(value, DefV) and value.sym.definition.kind == "class":
-                        graph.setdefault(caller, set()).update(self._names(resolver._construction(value.sym)))
+                        graph.setdefault(caller, set()).update(self._names(resolver.construction(value.sym)))
         return graph, grown
 
-    def _frame(self, info, scope: str):  # noqa: ANN001, ANN202 - resolver internals
+    def _frame(self, info: FileInfo, scope: str) -> Frame | None:
         d = info.defs.get(scope)
         if d is None or d.kind != "function":
             return None
@@ -153,7 +161,9 @@ class CallGraph:
         return names
 
 
-def build_callgraph(paths: Sequence[Path], root: Path | None = None, cache_dir: Path | None = None) -> dict[str, list[str]]:
+def build_callgraph(
+    paths: Sequence[Path], root: Path | None = None, cache_dir: Path | None = None
+) -> dict[str, list[str]]:
     """The PyCG-format call graph of the Python files under ``paths``; module names are relative to
     ``root`` (default: the current directory)."""
     graph = CallGraph(root or Path.cwd(), cache_dir)

@@ -361,7 +361,9 @@ class _FactsVisitor(cst.CSTVisitor):
         value: Any = ("def", qualname)
         for decorator in reversed(node.decorators):
             dec_tree = self.tree(decorator.decorator)
-            self._flow(decorator, "call", "@", ("c", dec_tree, (value,), ()), annotation="@" + self.code(decorator.decorator))
+            self._flow(
+                decorator, "call", "@", ("c", dec_tree, (value,), ()), annotation="@" + self.code(decorator.decorator)
+            )
             value = ("dec", dec_tree, value)
         self._bind_flow(node.name, ("n", node.name.value), value)
 
@@ -618,9 +620,7 @@ class _FactsVisitor(cst.CSTVisitor):
                 if fn_chain or isinstance(fn, cst.Lambda):
                     line, col = self.pos(fn)
                     text = f"{self.code(fn)} (callback)"
-                    self.calls.append(
-                        CallSite(self.scope, line, col, fn_chain, text, StepKind.CALL, self._handlers())
-                    )
+                    self.calls.append(CallSite(self.scope, line, col, fn_chain, text, StepKind.CALL, self._handlers()))
                     self._flow(fn, "call", "callback", ("cb", self.tree(node.func), self.tree(fn)), annotation=text)
 
     def leave_Call(self, original_node: cst.Call) -> None:
@@ -640,9 +640,7 @@ class _FactsVisitor(cst.CSTVisitor):
     def _handlers(self) -> tuple[str, ...]:
         return tuple(h for group in reversed(self.handlers) for h in group)
 
-    def _implicit(
-        self, node: cst.BaseExpression, suffix: tuple[str, ...], text: str, tag: str, awaited: bool
-    ) -> None:
+    def _implicit(self, node: cst.BaseExpression, suffix: tuple[str, ...], text: str, tag: str, awaited: bool) -> None:
         """A call the statement makes without writing it: ``__enter__`` of a ``with``, ``__iter__``..."""
         base = chain_of(node)
         chain = (*base, *suffix) if base else ()

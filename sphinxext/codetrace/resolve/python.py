@@ -151,6 +151,8 @@ _MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appen
 _BUDGET = 30_000
 _MAX_DEPTH = 60
 _MAX_FRAME_DEPTH = 3
+#: A parameter passed at more call sites than this is not followed (its callers are not all evaluated).
+_MAX_SOURCES = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +380,7 @@ class CallAnswer:
 _END = (1 << 30, 0)
 
 
-class _FileInfo:
+class FileInfo:
     """Indexes over one file's flow facts, built once per file."""
 
     def __init__(self, repo: str, path: str, facts: FileFacts) -> None:
@@ -460,7 +462,8 @@ class PythonResolver:
         self.workspace = workspace
         self.index = index
         self._modules: dict[str, list[tuple[str, str]]] = {}
-        self._infos: dict[tuple[str, str], _FileInfo] = {}
+        self._exists: dict[str, bool] = {}
+        self._infos: dict[tuple[str, str], FileInfo] = {}
         self._mro: dict[PySymbol, list[PySymbol]] = {}
         self._external_bases: dict[PySymbol, list[str]] = {}  # filled by mro(): bases outside the workspace
         self._open: set[PySymbol] = set()  # classes with a base that names nothing known
@@ -468,8 +471,11 @@ class PythonResolver:
         self._class_text_index: dict[str, list[tuple[str, str]]] | None = None
         self._param_sources: dict[PySymbol, list[tuple[Ctx, Flow, Any]]] = {}
         self._memo: dict[Any, Any] = {}
+        self._provisional: dict[Any, Any] = {}
         #: Call graphs see the whole program: what known callers pass is all a parameter receives.
         self.closed_world = False
+        self._callers: dict[tuple[str, str], dict[PySymbol, list[tuple[Ctx, Flow, Any]]]] = {}
+        self._isolated = False  # computing a file's callers: parameters are not followed to callers
         self._active: set[Any] = set()
         self._cuts = 0
         self._steps = 0
@@ -500,23 +506,28 @@ class PythonResolver:
         return found
 
     def module_exists(self, module: str) -> bool:
-        return bool(self.module_files(module)) or any(r.is_package_dir(module) for r in self.workspace.repos.values())
+        found = self._exists.get(module)
+        if found is None:
+            found = self._exists[module] = bool(self.module_files(module)) or any(
+                r.is_package_dir(module) for r in self.workspace.repos.values()
+            )
+        return found
 
     def facts_of(self, repo: str, path: str) -> FileFacts:
         return self.info(repo, path).facts
 
-    def info(self, repo: str, path: str) -> _FileInfo:
+    def info(self, repo: str, path: str) -> FileInfo:
         key = (repo, path)
         found = self._infos.get(key)
         facts = self.index.facts(self.workspace.repos[repo], path)  # records the file as read, every time
         if found is None or found.facts is not facts:
-            found = self._infos[key] = _FileInfo(repo, path, facts)
+            found = self._infos[key] = FileInfo(repo, path, facts)
         return found
 
-    def _sym(self, info: _FileInfo, d: Definition) -> PySymbol:
+    def _sym(self, info: FileInfo, d: Definition) -> PySymbol:
         return PySymbol(info.repo, info.path, info.module, d)
 
-    def _info_of(self, sym: PySymbol) -> _FileInfo:
+    def _info_of(self, sym: PySymbol) -> FileInfo:
         return self.info(sym.repo, sym.path)
 
     # -- entries ----------------------------------------------------------------------------------------------
@@ -626,7 +637,7 @@ class PythonResolver:
         answer = self.call_answer(info, flow, frame)
         return self._outcome(answer, call, implicit)
 
-    def call_flow(self, info: _FileInfo, call: CallSite) -> Flow | None:
+    def call_flow(self, info: FileInfo, call: CallSite) -> Flow | None:
         """The flow fact of a call site (its expression tree)."""
         return info.calls.get((call.scope, call.line, call.col, call.text))
 
@@ -648,17 +659,24 @@ class PythonResolver:
                     self_value = self_class
         return Frame(sym, self_value)
 
-    def call_answer(self, info: _FileInfo, flow: Flow, frame: Frame | None) -> CallAnswer:
+    def call_answer(self, info: FileInfo, flow: Flow, frame: Frame | None) -> CallAnswer:
         """Every callee of the call ``flow`` (in ``info``) when its function runs in ``frame``."""
         ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, frame)
-        self._steps = 0
-        self._depth = 0
+        self._begin_query()
         try:
             vals = self._guarded(lambda: self._callee(ctx, flow.value))
         except RecursionError:  # pathological nesting
             vals = UNKNOWN
         targets = self._targets(vals, flow.target)
-        return CallAnswer(targets, vals.how, vals.partial, vals.decl)
+        how = vals.how
+        if any(isinstance(v, InstanceV) for v in vals.values):
+            how = _weaker(how, Resolution.TYPED)  # calling an instance runs its class's __call__
+        return CallAnswer(targets, how, vals.partial, vals.decl)
+
+    def evaluate(self, ctx: Ctx, tree: Any) -> Vals:
+        """The values of ``tree`` in ``ctx``, as one query (unknown when its budget runs out)."""
+        self._begin_query()
+        return self._guarded(lambda: self.eval(ctx, tree))
 
     def _guarded(self, compute: Any) -> Vals:
         try:
@@ -673,7 +691,9 @@ class PythonResolver:
             return self.eval(ctx, tree[1])
         if tree[0] == "cb":  # map(fn, xs) calls fn: only the builtin does
             outer = self.eval(ctx, tree[1])
-            if not any(isinstance(v, ExternalV) and v.name in ("builtins.map", "builtins.filter") for v in outer.values):
+            if not any(
+                isinstance(v, ExternalV) and v.name in ("builtins.map", "builtins.filter") for v in outer.values
+            ):
                 return NOTHING
             found = self.eval(ctx, tree[2])
             kept = [v for v in found.values if isinstance(v, DefV) and v.sym.definition.kind == "function"]
@@ -693,7 +713,7 @@ class PythonResolver:
             d = value.sym.definition
             if d.kind == "function":
                 return [Target("def", value.sym, receiver=value.bound)]
-            return [self._construction(value.sym)]
+            return [self.construction(value.sym)]
         if isinstance(value, InstanceV):
             return [
                 Target("def", v.sym, receiver=v.bound if v.bound is not None else value)
@@ -709,7 +729,8 @@ class PythonResolver:
             return [Target("external", name=f"builtins.{_CONTAINER_METHODS.get(kind, kind)}.{value.name}")]
         return []
 
-    def _construction(self, cls: PySymbol) -> Target:
+    def construction(self, cls: PySymbol) -> Target:
+        """What instantiating ``cls`` calls: ``__init__`` (and ``__new__``) along its MRO."""
         instance = InstanceV(cls, True)
         init = self._class_attr(cls, "__init__", instance=instance)
         new = self._class_attr(cls, "__new__", instance=instance)
@@ -733,7 +754,9 @@ class PythonResolver:
             name = " | ".join(externals)
             short = name[len("builtins.") :] if name.startswith("builtins.") else ""
             quiet = short in QUIET_BUILTINS or _is_builtin_exception(short) or _is_builtin_method(name)
-            return Outcome(Resolution.EXTERNAL, name, quiet=quiet, note="other callees unknown" if answer.partial else "")
+            return Outcome(
+                Resolution.EXTERNAL, name, quiet=quiet, note="other callees unknown" if answer.partial else ""
+            )
         how = answer.how
         if len(syms) == 1 and not externals and not answer.partial:
             t = syms[0]
@@ -776,8 +799,9 @@ class PythonResolver:
         (the call graph builder collects them). Clears every cached answer."""
         self._param_sources = sources
         self._memo.clear()
+        self._provisional.clear()
 
-    def module_ctx(self, info: _FileInfo, scope: str, flow: Flow) -> Ctx:
+    def module_ctx(self, info: FileInfo, scope: str, flow: Flow) -> Ctx:
         return Ctx(info.key, scope, flow.line, flow.col, flow.path, None)
 
     # -- evaluation -------------------------------------------------------------------------------------------
@@ -788,7 +812,13 @@ class PythonResolver:
             raise _Cut
 
     def _memoised(self, key: Any, compute: Any) -> Vals:
+        """``compute()`` once per key. A result that met a cycle (a key already being computed, answered
+        unknown) depends on where the cycle was entered: it is kept for the current query only, so answers
+        never depend on the order queries come in, and a query does not recompute it again and again."""
         found = self._memo.get(key)
+        if found is not None:
+            return found
+        found = self._provisional.get(key)
         if found is not None:
             return found
         if key in self._active:
@@ -809,7 +839,15 @@ class PythonResolver:
             self._active.discard(key)
         if self._cuts == cuts:
             self._memo[key] = result
+        else:
+            self._provisional[key] = result
         return result
+
+    def _begin_query(self) -> None:
+        """A new top-level question: a fresh step budget and no answers that depended on another's cycles."""
+        self._steps = 0
+        self._depth = 0
+        self._provisional.clear()
 
     def eval(self, ctx: Ctx, tree: Any) -> Vals:
         """The values of an expression tree (see :mod:`..index.python`)."""
@@ -844,7 +882,7 @@ class PythonResolver:
         if tag == "super":
             return self._super(ctx, tree)
         if tag in ("iter", "aiter"):
-            return self.elements(self.eval(ctx, tree[1]))
+            return self.elements(self.eval(ctx, tree[1]), tag == "aiter")
         if tag in ("enter", "aenter"):
             return self._enter(self.eval(ctx, tree[1]), tag == "aenter")
         if tag == "aw":
@@ -892,7 +930,7 @@ class PythonResolver:
         return UNKNOWN
 
     def _lookup_in(
-        self, info: _FileInfo, d: Definition | None, scope: str, name: str, at: Any, frame: Frame | None
+        self, info: FileInfo, d: Definition | None, scope: str, name: str, at: Any, frame: Frame | None
     ) -> Vals | None:
         """``name`` in one scope, or None when the scope does not bind it."""
         binds = info.binds.get((scope, name), [])
@@ -908,7 +946,7 @@ class PythonResolver:
 
     def _name_value(
         self,
-        info: _FileInfo,
+        info: FileInfo,
         d: Definition | None,
         scope: str,
         name: str,
@@ -935,18 +973,18 @@ class PythonResolver:
                 return star
         return result
 
-    def _star_lookup(self, info: _FileInfo, name: str) -> Vals | None:
+    def _star_lookup(self, info: FileInfo, name: str) -> Vals | None:
         for flow in info.stars.get("", []):
             found = self._module_attr(flow.value, name, frozenset(), via_star=True)
             if found is not None and (found.values or not found.partial):
                 return found.weaker(Resolution.IMPORT)
         return None
 
-    def _bind_value(self, info: _FileInfo, flow: Flow, accessor: tuple[Any, ...], frame: Frame | None) -> Vals:
+    def _bind_value(self, info: FileInfo, flow: Flow, accessor: tuple[Any, ...], frame: Frame | None) -> Vals:
         key = ("bind", info.key, flow.scope, flow.line, flow.col, flow.target, accessor, frame)
         return self._memoised(key, lambda: self._compute_bind(info, flow, accessor, frame))
 
-    def _compute_bind(self, info: _FileInfo, flow: Flow, accessor: tuple[Any, ...], frame: Frame | None) -> Vals:
+    def _compute_bind(self, info: FileInfo, flow: Flow, accessor: tuple[Any, ...], frame: Frame | None) -> Vals:
         ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, frame)
         value = flow.value
         found = UNKNOWN
@@ -957,13 +995,20 @@ class PythonResolver:
                 found = found.weaker(Resolution.TYPED)
         if flow.annotation:
             declared = self.annotation(info, _annotation_scope(info, flow.scope), flow.annotation)
-            if not found.values or (
-                any(isinstance(v, (InstanceV, DefV)) for v in declared.values)
-                and not self._refines(found, declared)
-            ):
-                found = declared
+            found = self._declared_or_found(declared, found)
         for step in accessor:
             found = self._destructure(found, step)
+        return found
+
+    def _declared_or_found(self, declared: Vals, found: Vals) -> Vals:
+        """An annotated binding: the annotation is the declaration, unless the value is more precise (an
+        instance of a declared class or subclass); declared containers add the element types they name."""
+        if not found.values or all(isinstance(v, (ExternalV, ConstV)) for v in found.values):
+            return declared if declared.values or not found.values else found
+        if any(isinstance(v, (SeqV, DictV)) for v in declared.values):
+            return union([declared, found])
+        if any(isinstance(v, (InstanceV, DefV)) for v in declared.values) and not self._refines(found, declared):
+            return declared
         return found
 
     def _refines(self, found: Vals, declared: Vals) -> bool:
@@ -998,7 +1043,7 @@ class PythonResolver:
         result = union(parts)
         return Vals(result.values, result.how, result.partial or vals.partial)
 
-    def _param(self, info: _FileInfo, d: Definition, index: int, frame: Frame | None) -> Vals:
+    def _param(self, info: FileInfo, d: Definition, index: int, frame: Frame | None) -> Vals:
         """What parameter ``index`` of ``d`` holds in ``frame``."""
         p = d.params[index]
         sym = self._sym(info, d)
@@ -1035,7 +1080,10 @@ class PythonResolver:
             return union(parts) if parts else UNKNOWN
         parts = []
         if p.annotation and not p.star:
-            parts.append(self.annotation(info, d.parent, p.annotation))
+            declared = self.annotation(info, d.parent, p.annotation)
+            if any(isinstance(v, (InstanceV, DefV)) for v in declared.values) and not declared.partial:
+                return declared  # a declaration of workspace types: what callers pass is one of them
+            parts.append(declared)
         sources = self._sources_for(sym, index, p.name, is_self=False)
         if sources is not None:
             parts.append(sources)
@@ -1047,23 +1095,31 @@ class PythonResolver:
             return UNKNOWN
         return union(parts)
 
-    def _default(self, info: _FileInfo, d: Definition, flow: Flow) -> Vals:
+    def _default(self, info: FileInfo, d: Definition, flow: Flow) -> Vals:
         ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
         return self.eval(ctx, flow.value)
 
     def _sources_for(self, sym: PySymbol, index: int, name: str, is_self: bool) -> Vals | None:
-        """The union of what known call sites pass to parameter ``index`` of ``sym`` (call graphs only)."""
-        sources = self._param_sources.get(sym)
+        """The union of what known call sites pass to parameter ``index`` of ``sym``: every call site of
+        the program in a call graph, the call sites in ``sym``'s own file otherwise (then other callers may
+        pass other values: the answer is partial)."""
+        if self.closed_world:
+            sources = self._param_sources.get(sym)
+        elif is_self or self._isolated:
+            return None
+        else:
+            sources = self._file_callers(sym.repo, sym.path).get(sym)
         if not sources:
             return None
+        if len(sources) > _MAX_SOURCES:  # a helper called from everywhere: its parameters are anything
+            return UNKNOWN
         parts = []
-        p = sym.definition.params[index]
         for ctx, flow, bound in sources:
             if is_self:
                 if bound is not None:
                     parts.append(one(bound, Resolution.TYPED))
                 continue
-            skip = 1 if bound is not None and not p.star else 0
+            skip = _bound_params(sym.definition, bound)
             arg = _argument_for(sym.definition, index, flow.value, skip)
             if arg is None:
                 continue
@@ -1075,6 +1131,35 @@ class PythonResolver:
                 parts.append(self.eval(ctx, arg))
         found = union(parts)
         return Vals(found.values, found.how, True, found.decl)
+
+    def _file_callers(self, repo: str, path: str) -> dict[PySymbol, list[tuple[Ctx, Flow, Any]]]:
+        """The call sites of one file, by the workspace function each may call: ``(ctx, flow, bound)``.
+
+        Computed once per file, apart from any query in progress (its own memo, no cycle state shared) and
+        without following parameters into other files' callers, so it never depends on what was asked
+        before."""
+        key = (repo, path)
+        found = self._callers.get(key)
+        if found is not None:
+            return found
+        saved = (self._memo, self._provisional, self._active, self._steps, self._depth, self._isolated)
+        self._memo, self._provisional, self._active, self._isolated = {}, {}, set(), True
+        out: dict[PySymbol, list[tuple[Ctx, Flow, Any]]] = {}
+        try:
+            info = self.info(repo, path)
+            for flow in info.call_list:
+                if flow.target in ("enter", "exit", "iter", "next", "callback"):
+                    continue
+                ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
+                self._begin_query()
+                vals = self._guarded(lambda ctx=ctx, flow=flow: self._callee(ctx, flow.value))
+                for target in self._targets(vals, flow.target):
+                    if target.sym is not None:
+                        out.setdefault(target.sym, []).append((ctx, flow, target.receiver))
+        finally:
+            self._memo, self._provisional, self._active, self._steps, self._depth, self._isolated = saved
+        self._callers[key] = out
+        return out
 
     def _star_args(self, ctx: Ctx, d: Definition, call_tree: Any, skip: int) -> Vals:
         positional = [p for p in d.params if not p.star]
@@ -1192,9 +1277,12 @@ class PythonResolver:
         key = ("own", info.key, scope, name)
         binds = info.binds[(scope, name)]
         found = self._memoised(key, lambda: self._name_value(info, None, scope, name, None, None, binds, None))
-        if not name.startswith("_") and self._is_enum(cls):
-            if not any(isinstance(v, (DefV, PropertyV)) for v in found.values):
-                return one(InstanceV(cls, True), Resolution.TYPED)
+        if (
+            not name.startswith("_")
+            and self._is_enum(cls)
+            and not any(isinstance(v, (DefV, PropertyV)) for v in found.values)
+        ):
+            return one(InstanceV(cls, True), Resolution.TYPED)
         return found
 
     def _is_enum(self, cls: PySymbol) -> bool:
@@ -1317,7 +1405,7 @@ class PythonResolver:
             return Vals(found.values, _weaker(found.how, Resolution.TYPED), found.partial)
         return None
 
-    def _store_frame(self, info: _FileInfo, d: Definition, inst: InstanceV, flow: Flow) -> Frame | None:
+    def _store_frame(self, info: FileInfo, d: Definition, inst: InstanceV, flow: Flow) -> Frame | None:
         """The frame a ``self.x = value`` store of method ``d`` is evaluated in for ``inst``: ``self`` is
         ``inst`` only when the value reads it, and ``__init__``'s parameters are what the construction passed
         only when the value reads them (so most stores are evaluated once for every instance)."""
@@ -1390,7 +1478,7 @@ class PythonResolver:
             after = classes[0]
         return one(SuperV(after, instance), Resolution.INHERITED)
 
-    def _enclosing_class(self, info: _FileInfo, scope: str) -> PySymbol | None:
+    def _enclosing_class(self, info: FileInfo, scope: str) -> PySymbol | None:
         d = info.defs.get(scope)
         while d is not None and d.parent:
             parent = info.defs.get(d.parent)
@@ -1491,7 +1579,10 @@ class PythonResolver:
         parts = []
         for value in sorted(func.values, key=_value_key):
             found = self._call_value(value, ctx, tree)
-            parts.append(found.weaker(func.how) if found.values else found)
+            if isinstance(value, (ExternalV, MethodOfV)) and not all(isinstance(v, ExternalV) for v in found.values):
+                parts.append(found)  # a builtin that passes a workspace value through (getattr, partial...)
+            else:
+                parts.append(found.weaker(func.how) if found.values else found)
         if not parts:
             return Vals(frozenset(), func.how, func.partial)
         result = union(parts)
@@ -1590,8 +1681,7 @@ class PythonResolver:
     def _bind_args(self, sym: PySymbol, bound: Any, ctx: Ctx, tree: Any) -> tuple[tuple[str, Vals], ...]:
         """Parameter name -> the values one call passes (missing parameters are left out)."""
         d = sym.definition
-        decorators = {dec.rpartition(".")[2] for dec in d.decorators}
-        skip = 1 if bound is not None and d.in_class and "staticmethod" not in decorators else 0
+        skip = _bound_params(d, bound)
         out: list[tuple[str, Vals]] = []
         for index, p in enumerate(d.params):
             if index < skip:
@@ -1617,6 +1707,10 @@ class PythonResolver:
         if info.yields.get(d.qualname):
             return one(GenV(sym, frame), Resolution.TYPED)
         declared = NOTHING
+        if not d.returns:
+            stub = self._stub_returns(sym)
+            if stub is not None and any(isinstance(v, (InstanceV, DefV)) for v in stub.values):
+                return stub  # the stub next to the module declares the return type
         if d.returns:
             if d.returns.strip("'\"") in _SELF_NAMES and d.in_class:
                 owner = info.defs.get(d.parent)
@@ -1629,12 +1723,13 @@ class PythonResolver:
                 return declared
         flows = info.returns.get(d.qualname, [])
         if flows:
-            inferred = union(
-                self.eval(Ctx(info.key, d.qualname, f.line, f.col, f.path, frame), f.value) for f in flows
-            )
+            inferred = union(self.eval(Ctx(info.key, d.qualname, f.line, f.col, f.path, frame), f.value) for f in flows)
             if inferred.values:
                 return inferred.weaker(Resolution.TYPED)
-            return declared if declared.values or d.returns else inferred
+            if declared.values or d.returns:
+                return declared
+            stub = self._stub_returns(sym)
+            return stub if stub is not None else inferred
         if d.returns:
             return declared
         stub = self._stub_returns(sym)
@@ -2022,17 +2117,17 @@ class PythonResolver:
                 values |= stored.values
         return frozenset(values)
 
-    def elements(self, vals: Vals) -> Vals:
-        """What iterating over each value of ``vals`` gives."""
+    def elements(self, vals: Vals, is_async: bool = False) -> Vals:
+        """What iterating (``async for`` when ``is_async``) over each value of ``vals`` gives."""
         parts = []
         for value in sorted(vals.values, key=_value_key):
-            parts.append(self._elements_of(value))
+            parts.append(self._elements_of(value, is_async))
         if not parts:
             return UNKNOWN
         result = union(parts)
         return Vals(result.values, result.how, result.partial or vals.partial)
 
-    def _elements_of(self, value: Any) -> Vals:
+    def _elements_of(self, value: Any, is_async: bool = False) -> Vals:
         if isinstance(value, SeqV):
             parts = [Vals(value.elems, Resolution.TYPED, value.partial)]
             if value.site is not None:
@@ -2045,14 +2140,15 @@ class PythonResolver:
         if isinstance(value, GenV):
             return self._memoised(("yields", value), lambda: self._yields(value))
         if isinstance(value, InstanceV):
-            it = self._class_attr(value.cls, "__iter__", instance=value)
+            first, then = ("__aiter__", "__anext__") if is_async else ("__iter__", "__next__")
+            it = self._class_attr(value.cls, first, instance=value)
             if not it.values:
                 return UNKNOWN
             iterators = union(self._call_value(v, _NO_CTX, ("c", None, (), ())) for v in it.values)
             parts = []
             for iterator in iterators.values:
                 if isinstance(iterator, InstanceV):
-                    nxt = self._class_attr(iterator.cls, "__next__", instance=iterator)
+                    nxt = self._class_attr(iterator.cls, then, instance=iterator)
                     parts.extend(self._call_value(v, _NO_CTX, ("c", None, (), ())) for v in nxt.values)
                 elif isinstance(iterator, (GenV, SeqV)):
                     parts.append(self._elements_of(iterator))
@@ -2095,13 +2191,13 @@ class PythonResolver:
 
     # -- annotations ------------------------------------------------------------------------------------------
 
-    def annotation(self, info: _FileInfo, scope: str, text: str) -> Vals:
+    def annotation(self, info: FileInfo, scope: str, text: str) -> Vals:
         """The values an annotation declares: instances of the classes it names (``Optional``, unions,
         string annotations), element types of ``list[T]``/``dict[K, V]``, ``type[T]`` a class."""
         key = ("ann", info.key, scope, text)
         return self._memoised(key, lambda: self._annotation(info, scope, text))
 
-    def _annotation(self, info: _FileInfo, scope: str, text: str) -> Vals:
+    def _annotation(self, info: FileInfo, scope: str, text: str) -> Vals:
         try:
             node = ast.parse(text.strip(), mode="eval").body
         except (SyntaxError, ValueError):
@@ -2157,8 +2253,8 @@ class PythonResolver:
             if origin in _MAPPINGS and len(args) == 2:
                 keys = self._ann_node(ctx, args[0], depth + 1)
                 values = self._ann_node(ctx, args[1], depth + 1)
-                entries = tuple((k, values.values) for k in keys.values) or ((None, values.values),)
-                return one(DictV(entries, None, True), Resolution.TYPED)
+                del keys  # a typed mapping: any key may hold any of the values
+                return one(DictV(((None, values.values),), None, values.partial), Resolution.TYPED)
             found = self.eval(ctx, _chain_tree(origin_chain))
             return self._instances_of(found)
         return UNKNOWN
@@ -2248,8 +2344,7 @@ def _reaching(entries: list[tuple[int, int, tuple[int, ...], Any]], at: Any) -> 
     kept = []
     for e in before:
         killed = any(
-            (o[0], o[1]) > (e[0], e[1]) and use_path[: len(o[2])] == o[2] and len(o[2]) <= len(use_path)
-            for o in before
+            (o[0], o[1]) > (e[0], e[1]) and use_path[: len(o[2])] == o[2] and len(o[2]) <= len(use_path) for o in before
         )
         if not killed:
             kept.append(e[3])
@@ -2285,6 +2380,13 @@ def _argument_for(d: Definition, index: int, call_tree: Any, skip: int) -> Any:
     return None
 
 
+def _bound_params(d: Definition, bound: Any) -> int:
+    """How many leading parameters a call does not pass: ``self`` (or ``cls``) of a bound method."""
+    if bound is None or not d.in_class:
+        return 0
+    return 0 if any(dec.rpartition(".")[2] == "staticmethod" for dec in d.decorators) else 1
+
+
 def _names_in(tree: Any) -> set[str]:
     """Every ``("n", name)`` in an expression tree."""
     out: set[str] = set()
@@ -2303,7 +2405,7 @@ def _is_method(vals: Vals) -> bool:
     return any(isinstance(v, DefV) and v.sym.definition.kind == "function" for v in vals.values)
 
 
-def _annotation_scope(info: _FileInfo, scope: str) -> str:
+def _annotation_scope(info: FileInfo, scope: str) -> str:
     d = info.defs.get(scope)
     return d.parent if d is not None and d.kind == "class" else scope
 
@@ -2356,8 +2458,10 @@ def _stable(value: Any) -> str:
     if isinstance(value, GenV):
         return _stable(value.func)
     if isinstance(value, (PartialV, WrapsV, PropertyV)):
-        members = value.funcs if isinstance(value, PartialV) else (
-            value.wrapped if isinstance(value, WrapsV) else value.getters
+        members = (
+            value.funcs
+            if isinstance(value, PartialV)
+            else (value.wrapped if isinstance(value, WrapsV) else value.getters)
         )
         return str(sorted(_value_key(m) for m in members))
     if isinstance(value, MethodOfV):
