@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.sessions = ["lint", "tests", "docs"]
@@ -45,6 +47,13 @@ def screenshots(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Timings: cold and warm traces of the example flows (and the real repos when CODETRACE_* are set)."""
+    """Timings: cold and warm traces of the example flows (and the real repos when CODETRACE_* are set); with
+    CODETRACE_PYCG_BENCH (PyCG's micro-benchmark folder), precision and recall of this project and of PyCG
+    0.0.8 on it, per category, side by side."""
     session.install("-e", ".")
     session.run("python", "benchmarks/bench.py", *session.posargs)
+    if os.environ.get("CODETRACE_PYCG_BENCH"):
+        session.install("pycg==0.0.8")
+        session.run("python", "benchmarks/pycg_bench.py")
+    else:
+        session.log("set CODETRACE_PYCG_BENCH to PyCG's micro-benchmark folder to compare with PyCG")

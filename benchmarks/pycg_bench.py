@@ -114,6 +114,16 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[dict[str, l
         return None, seconds
 
 
+def startup(command: list[str], env: dict[str, str]) -> float:
+    """Seconds a tool takes to start and print its help (imports included): the fixed cost of a case."""
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run(command, env=env, capture_output=True, check=False, timeout=TIMEOUT)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bench", nargs="?", default=os.environ.get("CODETRACE_PYCG_BENCH"), type=Path)
@@ -130,6 +140,11 @@ def main() -> int:
     by_category: dict[str, dict[str, Score]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         pycg_env = pycg_shim(args.pycg_python, Path(tmp)) if not args.no_pycg else {}
+        startups = {
+            "codetrace": startup([sys.executable, "-m", "sphinxext.codetrace", "callgraph", "--help"], ours_env)
+        }
+        if not args.no_pycg:
+            startups["pycg"] = startup([args.pycg_python, "-m", "pycg", "--help"], pycg_env)
         for case in cases(args.bench):
             category = case.parent.name
             name = f"{category}/{case.name}"
@@ -168,10 +183,11 @@ def main() -> int:
     for label, score in totals.items():
         if args.no_pycg and label == "pycg":
             continue
+        each = score.seconds / max(score.cases, 1)
         print(
             f"{label}: {score.tp} right, {score.fp} wrong, {score.fn} missing edges; {score.failed} cases failed; "
-            f"{score.seconds:.1f} s for {score.cases} cases ({score.seconds / max(score.cases, 1):.2f} s each, "
-            "one process per case)"
+            f"{score.seconds:.1f} s for {score.cases} cases, one process per case ({each:.2f} s each, of which "
+            f"{startups[label]:.2f} s start-up)"
         )
     if args.show:
         for label, score in totals.items():

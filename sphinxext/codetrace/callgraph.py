@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .index import Index
-from .model import Flow, Resolution
+from .model import Flow
 from .resolve.python import Ctx, DefV, FileInfo, Frame, PySymbol, PythonResolver, Target
 from .workspace import SKIP_DIRS, RepoConfig, Workspace
 
@@ -81,66 +81,74 @@ class CallGraph:
             if module:
                 relpaths.append(self.repo.relpath(file.resolve()))
         sources: dict[PySymbol, list[tuple[Ctx, Flow, object]]] = {}
-        seen: set[tuple[PySymbol, tuple[str, str], str, int, int, str | None, str]] = set()
-        graph: dict[str, set[str]] = {}
+        seen: set[tuple[object, ...]] = set()
+        # per call: (caller, callee names, whether its answer read what parameters receive)
+        answers: dict[tuple[str, str, int, int, str | None], tuple[str, set[str], bool]] = {}
         for _ in range(MAX_PASSES):
             self.passes += 1
-            graph, grown = self._pass(relpaths, sources, seen)
+            grown = self._pass(relpaths, sources, seen, answers)
             if not grown:
                 break
             self.resolver.set_param_sources(sources)
+        graph: dict[str, set[str]] = {}
+        for relpath in relpaths:
+            info = self.resolver.info(_REPO, relpath)
+            graph.setdefault(info.module, set())
+            for d in info.facts.definitions:
+                graph.setdefault(f"{info.module}.{d.qualname}", set())
+        for caller, names, _ in answers.values():
+            graph.setdefault(caller, set()).update(names)
         return {caller: sorted(callees) for caller, callees in sorted(graph.items())}
 
     def _pass(
         self,
         relpaths: list[str],
         sources: dict[PySymbol, list[tuple[Ctx, Flow, object]]],
-        seen: set[tuple[PySymbol, tuple[str, str], str, int, int, str | None, str]],
-    ) -> tuple[dict[str, set[str]], bool]:
-        graph: dict[str, set[str]] = {}
+        seen: set[tuple[object, ...]],
+        answers: dict[tuple[str, str, int, int, str | None], tuple[str, set[str], bool]],
+    ) -> bool:
+        """Resolve every call whose answer may have changed (all of them the first time); record what each
+        callee's parameters receive. Whether that grew."""
         grown = False
         resolver = self.resolver
         for relpath in relpaths:
             info = resolver.info(_REPO, relpath)
             module = info.module
-            graph.setdefault(module, set())
-            for d in info.facts.definitions:
-                graph.setdefault(f"{module}.{d.qualname}", set())
             for flow in info.call_list:
+                key = (relpath, flow.scope, flow.line, flow.col, flow.annotation)
+                previous = answers.get(key)
+                if previous is not None and not previous[2]:
+                    continue  # it did not depend on parameters: same answer as before
                 caller = f"{module}.{flow.scope}" if flow.scope else module
-                frame = self._frame(info, flow.scope)
-                answer = resolver.call_answer(info, flow, frame)
+                reads = resolver.source_reads
+                answer = resolver.call_answer(info, flow, self._frame(info, flow.scope))
                 implicit = flow.target in ("enter", "exit", "iter", "next")
+                names: set[str] = set()
                 for target in answer.targets:
                     if implicit and target.kind == "external":
                         continue
-                    graph.setdefault(caller, set()).update(self._names(target))
-                    if target.sym is None or flow.target in ("callback",):
+                    names.update(self._names(target))
+                    if target.sym is None or flow.target == "callback":
                         continue
                     ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
-                    key = (
-                        target.sym,
-                        info.key,
-                        flow.scope,
-                        flow.line,
-                        flow.col,
-                        flow.annotation,
-                        repr(target.receiver),
-                    )
-                    if key not in seen:
-                        seen.add(key)
+                    source = (target.sym, info.key, flow.scope, flow.line, flow.col, flow.annotation)
+                    if (*source, repr(target.receiver)) not in seen:
+                        seen.add((*source, repr(target.receiver)))
                         sources.setdefault(target.sym, []).append((ctx, flow, target.receiver))
                         grown = True
+                answers[key] = (caller, names, resolver.source_reads != reads)
             for flow in info.raises:
-                if not flow.value or flow.value[0] == "c":
+                key = (relpath, flow.scope, flow.line, flow.col, "raise")
+                if not flow.value or flow.value[0] == "c" or key in answers:
                     continue  # a raised call is a call of its own
                 caller = f"{module}.{flow.scope}" if flow.scope else module
                 ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, self._frame(info, flow.scope))
-                vals = resolver.evaluate(ctx, flow.value)
-                for value in vals.values:
+                names = set()
+                for value in resolver.evaluate(ctx, flow.value).values:
                     if isinstance(value, DefV) and value.sym.definition.kind == "class":
-                        graph.setdefault(caller, set()).update(self._names(resolver.construction(value.sym)))
-        return graph, grown
+                        names.update(self._names(resolver.construction(value.sym)))
+                answers[key] = (caller, names, False)
+        return grown
 
     def _frame(self, info: FileInfo, scope: str) -> Frame | None:
         d = info.defs.get(scope)
@@ -170,32 +178,4 @@ def build_callgraph(
     return graph.build(python_sources(paths))
 
 
-def resolution_shares(paths: Sequence[Path], root: Path, cache_dir: Path | None = None) -> dict[str, int]:
-    """How the written call sites of ``paths`` resolve one by one, as a trace sees them (no whole-program
-    parameter flow): counts per resolution kind (``resolved`` for a single callee in the files)."""
-    graph = CallGraph(root, cache_dir)
-    counts = {"resolved": 0, "candidates": 0, "external": 0, "unresolved": 0, "quiet": 0}
-    resolver = graph.resolver
-    resolver.closed_world = False
-    for file in python_sources(paths):
-        relpath = graph.repo.relpath(file)
-        info = resolver.info(_REPO, relpath)
-        for call in info.facts.calls:
-            d = info.defs.get(call.scope)
-            if d is None or d.kind != "function":
-                continue
-            out = resolver.resolve_call(PySymbol(_REPO, relpath, info.module, d), call)
-            if out.quiet:
-                counts["quiet"] += 1
-            elif out.resolution is Resolution.CANDIDATES:
-                counts["candidates"] += 1
-            elif out.resolution is Resolution.EXTERNAL:
-                counts["external"] += 1
-            elif out.resolution is Resolution.UNRESOLVED:
-                counts["unresolved"] += 1
-            else:
-                counts["resolved"] += 1
-    return counts
-
-
-__all__ = ["CallGraph", "build_callgraph", "pycg_name", "python_sources", "resolution_shares"]
+__all__ = ["CallGraph", "build_callgraph", "pycg_name", "python_sources"]

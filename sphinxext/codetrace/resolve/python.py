@@ -37,17 +37,63 @@ import ast
 import builtins
 import os
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..diagnostics import CodetraceError, suggest
 from ..index import Index
 from ..index.python import implicit_tag
-from ..model import CallSite, Definition, FileFacts, Flow, Lang, Loc, Resolution
+from ..model import CallSite, Definition, FileFacts, Flow, Resolution
 from ..workspace import SKIP_DIRS, Workspace
 from . import Outcome
+from .pyvalues import (
+    NOTHING,
+    UNKNOWN,
+    WRAPPERS,
+    CallAnswer,
+    ConstV,
+    Ctx,
+    DefV,
+    DictV,
+    ExternalV,
+    FileInfo,
+    Frame,
+    GenV,
+    InstanceV,
+    MethodOfV,
+    ModuleV,
+    PartialV,
+    PropertyV,
+    PySymbol,
+    SeqV,
+    SuperV,
+    Target,
+    Vals,
+    WrapsV,
+    annotation_chain,
+    annotation_tree,
+    argument_for,
+    ast_chain,
+    bound_params,
+    c3,
+    chain_tree,
+    complete,
+    dict_keys,
+    is_method,
+    kill_stores,
+    leaves,
+    names_in,
+    one,
+    reaching,
+    site_of,
+    sym_key,
+    target_key,
+    terminal,
+    union,
+    value_key,
+    weaker,
+)
 
 #: Builtins that are plain helpers: calls to them are left out of traces, they carry no flow.
 QUIET_BUILTINS = frozenset(
@@ -101,8 +147,6 @@ QUIET_BUILTINS = frozenset(
     ]
 )
 
-_RANK = {Resolution.DIRECT: 0, Resolution.IMPORT: 1, Resolution.TYPED: 2, Resolution.INHERITED: 3}
-_WRAPPERS = {"Optional", "Final", "ClassVar", "Annotated", "Awaitable", "Required", "NotRequired", "ReadOnly"}
 _SEQUENCES = {
     "list",
     "List",
@@ -143,10 +187,11 @@ _HARMLESS_BASES = frozenset(
 )
 _TYPING_MODULES = ("typing.", "typing_extensions.", "collections.abc.", "collections.")
 _SELF_NAMES = {"Self", "typing.Self", "typing_extensions.Self"}
+#: Builtins whose result depends on run-time values (a name, a namespace): calling it is not external code.
+_OPAQUE_BUILTINS = frozenset({"getattr", "globals", "locals", "vars", "eval", "exec", "__import__", "compile"})
 #: Decorators that make an attribute read call the function: ``obj.prop`` is what the getter returns.
 _PROPERTIES = {"builtins.property", "functools.cached_property", "cached_property", "property"}
 _CONTAINER_METHODS = {"tuple": "tuple", "list": "list", "set": "set", "g": "generator", "iter": "iterator"}
-_MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "appendleft"}
 #: Evaluation steps one call site may take before its answer is given up (unknown).
 _BUDGET = 30_000
 _MAX_DEPTH = 60
@@ -155,300 +200,7 @@ _MAX_FRAME_DEPTH = 3
 _MAX_SOURCES = 24
 
 
-@dataclass(frozen=True, slots=True)
-class PySymbol:
-    """A definition in the workspace: which repo and file, which module, which definition."""
-
-    repo: str
-    path: str
-    module: str
-    definition: Definition
-
-    # A definition is identified by where it is: hashing and comparing that is much cheaper than the
-    # whole Definition, and symbols are hashed constantly while resolving.
-    def __hash__(self) -> int:
-        return hash((self.path, self.definition.qualname, self.definition.line))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PySymbol):
-            return NotImplemented
-        return (
-            self.path == other.path
-            and self.definition.qualname == other.definition.qualname
-            and self.definition.line == other.definition.line
-            and self.repo == other.repo
-        )
-
-    @property
-    def qualname(self) -> str:
-        q = self.definition.qualname
-        return f"{self.module}.{q}" if self.module else q
-
-    def loc(self) -> Loc:
-        d = self.definition
-        owner = ""
-        if d.in_class:
-            owner = f"{self.module}.{d.parent}" if self.module else d.parent
-        elif d.kind == "class":
-            owner = self.qualname
-        return Loc(self.repo, self.path, d.line, self.qualname, Lang.PYTHON, self.module, owner)
-
-
-# -- values ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleV:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class DefV:
-    """A function or class object; a method looked up on an instance (or a classmethod on a class) keeps
-    what it is bound to."""
-
-    sym: PySymbol
-    bound: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceV:
-    """An instance of a workspace class: ``exact`` when it was constructed here, not only declared (then it
-    may be a subclass); ``alloc`` is the construction site when ``__init__`` stores its arguments."""
-
-    cls: PySymbol
-    exact: bool = False
-    alloc: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class SuperV:
-    cls: PySymbol  # lookups start after this class in the MRO of ``instance``'s class
-    instance: Any
-
-
-@dataclass(frozen=True, slots=True)
-class ExternalV:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ConstV:
-    """A literal string, number or boolean (dict keys and list indices are matched by it)."""
-
-    value: Any
-
-
-@dataclass(frozen=True, slots=True)
-class SeqV:
-    """A tuple, list, set, iterator or generator expression: ``items`` by index when known, ``elems`` all of
-    them; ``site`` is where a mutable literal was made (stores into it are found there)."""
-
-    kind: str
-    items: tuple[frozenset[Any], ...] | None
-    elems: frozenset[Any]
-    site: Any = None
-    partial: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class DictV:
-    """A dict: ``entries`` pair a key (``("k", constant)``, a value such as a class, or None when unknown)
-    with the values stored under it."""
-
-    entries: tuple[tuple[Any, frozenset[Any]], ...]
-    site: Any = None
-    partial: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class GenV:
-    """What calling a generator function gives: its elements are what it yields."""
-
-    func: PySymbol
-    frame: Any
-
-
-@dataclass(frozen=True, slots=True)
-class PartialV:
-    funcs: frozenset[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class WrapsV:
-    """``functools.wraps(fn)``: applied to a wrapper, it gives ``fn`` (the wrapper stands for it)."""
-
-    wrapped: frozenset[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class PropertyV:
-    getters: frozenset[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class MethodOfV:
-    """A method of a builtin container (``d.get``, ``items.append``)."""
-
-    container: Any
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Vals:
-    """What an expression may be: a set of values, how the answer was made, whether some possibilities are
-    unknown (``partial``), and the declaration they override when the set lists overrides (``decl``)."""
-
-    values: frozenset[Any] = frozenset()
-    how: Resolution = Resolution.DIRECT
-    partial: bool = False
-    decl: PySymbol | None = None
-
-    def weaker(self, how: Resolution) -> Vals:
-        return Vals(self.values, _weaker(self.how, how), self.partial, self.decl)
-
-
-UNKNOWN = Vals(frozenset(), Resolution.DIRECT, True)
-NOTHING = Vals()
-
-
-def one(value: Any, how: Resolution = Resolution.DIRECT) -> Vals:
-    return Vals(frozenset([value]), how)
-
-
-def union(parts: Iterable[Vals]) -> Vals:
-    values: set[Any] = set()
-    how: Resolution | None = None
-    partial = False
-    decls: set[PySymbol] = set()
-    for part in parts:
-        values |= part.values
-        partial = partial or part.partial
-        if part.values:
-            how = part.how if how is None else _weaker(how, part.how)
-        if part.decl is not None:
-            decls.add(part.decl)
-    decl = next(iter(decls)) if len(decls) == 1 else None
-    return Vals(frozenset(values), how or Resolution.DIRECT, partial, decl)
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """The parameters of one function as an evaluation sees them: ``self_value`` for a method's first
-    parameter, ``args`` the values of one call's arguments (None: whatever every known caller passes)."""
-
-    func: PySymbol
-    self_value: Any = None
-    args: tuple[tuple[str, Vals], ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Ctx:
-    """Where an expression is evaluated: file, scope, position (for reaching bindings) and frame."""
-
-    key: tuple[str, str]
-    scope: str
-    line: int
-    col: int
-    path: tuple[int, ...]
-    frame: Frame | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One callee of a call site: ``kind`` is ``"def"`` (a function), ``"new"`` (a class instantiated:
-    ``sym`` is ``__init__`` when found, ``cls`` the class) or ``"external"`` (``name``)."""
-
-    kind: str
-    sym: PySymbol | None = None
-    cls: PySymbol | None = None
-    name: str = ""
-    receiver: Any = None
-    extra: tuple[PySymbol, ...] = ()  # ``__new__`` besides ``__init__``
-
-
-@dataclass
-class CallAnswer:
-    """Everything a call site may call."""
-
-    targets: list[Target]
-    how: Resolution
-    partial: bool
-    decl: PySymbol | None = None
-
-
 _END = (1 << 30, 0)
-
-
-class FileInfo:
-    """Indexes over one file's flow facts, built once per file."""
-
-    def __init__(self, repo: str, path: str, facts: FileFacts) -> None:
-        self.key = (repo, path)
-        self.repo = repo
-        self.path = path
-        self.facts = facts
-        self.module = facts.module
-        self.defs: dict[str, Definition] = {d.qualname: d for d in facts.definitions}
-        self.binds: dict[tuple[str, str], list[tuple[Flow, tuple[Any, ...]]]] = {}
-        self.attr_stores: dict[str, list[tuple[Flow, Any, tuple[Any, ...]]]] = {}
-        self.sub_stores: list[tuple[Flow, Any, Any, tuple[Any, ...]]] = []
-        self.returns: dict[str, list[Flow]] = {}
-        self.yields: dict[str, list[Flow]] = {}
-        self.calls: dict[tuple[str, int, int, str | None], Flow] = {}  # scope, line, col, text
-        self.call_list: list[Flow] = []
-        self.stars: dict[str, list[Flow]] = {}
-        self.defaults: dict[tuple[str, str], Flow] = {}
-        self.raises: list[Flow] = []
-        self.mutators: list[Flow] = []
-        for flow in facts.flow:
-            kind = flow.kind
-            if kind == "bind":
-                for leaf, accessor in _leaves(flow.target, ()):
-                    tag = leaf[0]
-                    if tag == "n":
-                        self.binds.setdefault((flow.scope, leaf[1]), []).append((flow, accessor))
-                    elif tag == "a":
-                        self.attr_stores.setdefault(leaf[2], []).append((flow, leaf[1], accessor))
-                    elif tag == "s":
-                        self.sub_stores.append((flow, leaf[1], leaf[2], accessor))
-            elif kind == "call":
-                self.calls[(flow.scope, flow.line, flow.col, flow.annotation)] = flow
-                self.call_list.append(flow)
-                func = flow.value[1] if flow.value and flow.value[0] == "c" else None
-                if func and func[0] == "a" and func[2] in _MUTATORS and flow.target is None:
-                    self.mutators.append(flow)
-            elif kind == "return":
-                self.returns.setdefault(flow.scope, []).append(flow)
-            elif kind == "yield":
-                self.yields.setdefault(flow.scope, []).append(flow)
-            elif kind == "star":
-                self.stars.setdefault(flow.scope, []).append(flow)
-            elif kind == "default":
-                self.defaults[(flow.target[0], flow.target[1])] = flow
-            elif kind == "raise":
-                self.raises.append(flow)
-
-
-def _leaves(pattern: Any, accessor: tuple[Any, ...]) -> Iterator[tuple[Any, tuple[Any, ...]]]:
-    """The names, attributes and subscripts a target pattern binds, with how to reach each one's value."""
-    if not pattern:
-        return
-    tag = pattern[0]
-    if tag == "t":
-        items = pattern[1]
-        n = len(items)
-        star = next((i for i, item in enumerate(items) if item and item[0] == "*"), None)
-        for i, item in enumerate(items):
-            if item and item[0] == "*":
-                yield from _leaves(item[1], (*accessor, ("sl", i, n - 1 - i)))
-            else:
-                k = i if star is None or i < star else i - n
-                yield from _leaves(item, (*accessor, ("ix", k)))
-    elif tag == "*":
-        yield from _leaves(pattern[1], (*accessor, ("sl", 0, 0)))
-    elif tag in ("n", "a", "s"):
-        yield pattern, accessor
 
 
 class _Cut(Exception):
@@ -471,10 +223,12 @@ class PythonResolver:
         self._class_text_index: dict[str, list[tuple[str, str]]] | None = None
         self._param_sources: dict[PySymbol, list[tuple[Ctx, Flow, Any]]] = {}
         self._memo: dict[Any, Any] = {}
+        self._sourced: dict[Any, Any] = {}  # answers that read what parameters receive (call graphs)
         self._provisional: dict[Any, Any] = {}
+        self.source_reads = 0  # how often parameter sources were consulted: call graphs re-resolve those
         #: Call graphs see the whole program: what known callers pass is all a parameter receives.
         self.closed_world = False
-        self._callers: dict[tuple[str, str], dict[PySymbol, list[tuple[Ctx, Flow, Any]]]] = {}
+        self._callers: dict[tuple[str, str, str], dict[PySymbol, list[tuple[Ctx, Flow, Any]]]] = {}
         self._isolated = False  # computing a file's callers: parameters are not followed to callers
         self._active: set[Any] = set()
         self._cuts = 0
@@ -670,7 +424,7 @@ class PythonResolver:
         targets = self._targets(vals, flow.target)
         how = vals.how
         if any(isinstance(v, InstanceV) for v in vals.values):
-            how = _weaker(how, Resolution.TYPED)  # calling an instance runs its class's __call__
+            how = weaker(how, Resolution.TYPED)  # calling an instance runs its class's __call__
         return CallAnswer(targets, how, vals.partial, vals.decl)
 
     def evaluate(self, ctx: Ctx, tree: Any) -> Vals:
@@ -702,11 +456,11 @@ class PythonResolver:
 
     def _targets(self, vals: Vals, tag: str | None) -> list[Target]:
         targets: dict[Any, Target] = {}
-        for value in sorted(vals.values, key=_value_key):
+        for value in sorted(vals.values, key=value_key):
             for target in self._value_targets(value):
                 key = (target.kind, target.sym, target.cls, target.name)
                 targets.setdefault(key, target)
-        return sorted(targets.values(), key=_target_key)
+        return sorted(targets.values(), key=target_key)
 
     def _value_targets(self, value: Any) -> list[Target]:
         if isinstance(value, DefV):
@@ -721,7 +475,7 @@ class PythonResolver:
                 if isinstance(v, DefV) and v.sym.definition.kind == "function"
             ]
         if isinstance(value, PartialV):
-            return [t for v in sorted(value.funcs, key=_value_key) for t in self._value_targets(v)]
+            return [t for v in sorted(value.funcs, key=value_key) for t in self._value_targets(v)]
         if isinstance(value, ExternalV):
             return [Target("external", name=value.name)]
         if isinstance(value, MethodOfV):
@@ -770,9 +524,9 @@ class PythonResolver:
             weakest = how
             if t.sym is not None:
                 init_how = self._class_attr(t.cls, t.sym.definition.name).how
-                weakest = _weaker(how, init_how)
+                weakest = weaker(how, init_how)
             return Outcome(weakest, t.cls.qualname, callee=t.sym, constructs=t.cls, receiver=t.receiver)
-        candidates = tuple(sorted({t.sym for t in syms if t.sym is not None}, key=_sym_key))
+        candidates = tuple(sorted({t.sym for t in syms if t.sym is not None}, key=sym_key))
         notes = []
         if answer.decl is not None:
             notes.append(f"overrides of {answer.decl.qualname}")
@@ -798,11 +552,8 @@ class PythonResolver:
         """What each function's parameters receive: ``(caller ctx, call flow, bound self)`` per call site
         (the call graph builder collects them). Clears every cached answer."""
         self._param_sources = sources
-        self._memo.clear()
+        self._sourced.clear()  # the rest of the memo did not depend on them
         self._provisional.clear()
-
-    def module_ctx(self, info: FileInfo, scope: str, flow: Flow) -> Ctx:
-        return Ctx(info.key, scope, flow.line, flow.col, flow.path, None)
 
     # -- evaluation -------------------------------------------------------------------------------------------
 
@@ -818,6 +569,10 @@ class PythonResolver:
         found = self._memo.get(key)
         if found is not None:
             return found
+        found = self._sourced.get(key)
+        if found is not None:
+            self.source_reads += 1  # this answer depends on parameter sources: so does its reader's
+            return found
         found = self._provisional.get(key)
         if found is not None:
             return found
@@ -827,6 +582,7 @@ class PythonResolver:
         self._tick()
         self._active.add(key)
         cuts = self._cuts
+        reads = self.source_reads
         self._depth += 1
         try:
             if self._depth > _MAX_DEPTH:
@@ -837,10 +593,12 @@ class PythonResolver:
         finally:
             self._depth -= 1
             self._active.discard(key)
-        if self._cuts == cuts:
-            self._memo[key] = result
-        else:
+        if self._cuts != cuts:
             self._provisional[key] = result
+        elif self.source_reads != reads:
+            self._sourced[key] = result  # valid until what parameters receive changes
+        else:
+            self._memo[key] = result
         return result
 
     def _begin_query(self) -> None:
@@ -958,9 +716,8 @@ class PythonResolver:
         entries: list[tuple[int, int, tuple[int, ...], Any]] = [(f.line, f.col, f.path, (f, a)) for f, a in binds]
         if param_index is not None and d is not None:
             entries.append((d.line, -1, (), ("param", param_index)))
-        reaching = _reaching(entries, at)
         parts = []
-        for entry in reaching:
+        for entry in reaching(entries, at):
             if isinstance(entry[0], str):  # a parameter
                 parts.append(self._param(info, d, entry[1], frame))
             else:
@@ -1081,8 +838,8 @@ class PythonResolver:
         parts = []
         if p.annotation and not p.star:
             declared = self.annotation(info, d.parent, p.annotation)
-            if any(isinstance(v, (InstanceV, DefV)) for v in declared.values) and not declared.partial:
-                return declared  # a declaration of workspace types: what callers pass is one of them
+            if declared.values and complete(declared):
+                return declared  # a declaration (not Any, object, Callable...): what callers pass is one of them
             parts.append(declared)
         sources = self._sources_for(sym, index, p.name, is_self=False)
         if sources is not None:
@@ -1104,11 +861,15 @@ class PythonResolver:
         the program in a call graph, the call sites in ``sym``'s own file otherwise (then other callers may
         pass other values: the answer is partial)."""
         if self.closed_world:
+            self.source_reads += 1
             sources = self._param_sources.get(sym)
         elif is_self or self._isolated:
             return None
         else:
-            sources = self._file_callers(sym.repo, sym.path).get(sym)
+            name = sym.definition.name
+            if name == "__init__" and sym.definition.in_class:
+                name = sym.definition.parent.rpartition(".")[2]  # constructions call it by the class's name
+            sources = self._file_callers(sym.repo, sym.path, name).get(sym)
         if not sources:
             return None
         if len(sources) > _MAX_SOURCES:  # a helper called from everywhere: its parameters are anything
@@ -1119,8 +880,8 @@ class PythonResolver:
                 if bound is not None:
                     parts.append(one(bound, Resolution.TYPED))
                 continue
-            skip = _bound_params(sym.definition, bound)
-            arg = _argument_for(sym.definition, index, flow.value, skip)
+            skip = bound_params(sym.definition, bound)
+            arg = argument_for(sym.definition, index, flow.value, skip)
             if arg is None:
                 continue
             if arg == "*":
@@ -1132,32 +893,43 @@ class PythonResolver:
         found = union(parts)
         return Vals(found.values, found.how, True, found.decl)
 
-    def _file_callers(self, repo: str, path: str) -> dict[PySymbol, list[tuple[Ctx, Flow, Any]]]:
-        """The call sites of one file, by the workspace function each may call: ``(ctx, flow, bound)``.
+    def _file_callers(self, repo: str, path: str, name: str) -> dict[PySymbol, list[tuple[Ctx, Flow, Any]]]:
+        """The call sites of one file whose callee is written ``name`` or ``x.name`` (decorators included),
+        by the workspace function each may call: ``(ctx, flow, bound)``.
 
-        Computed once per file, apart from any query in progress (its own memo, no cycle state shared) and
-        without following parameters into other files' callers, so it never depends on what was asked
+        Computed once per file and name, apart from any query in progress (its own memo, no cycle state
+        shared) and without following parameters to their callers, so it never depends on what was asked
         before."""
-        key = (repo, path)
+        key = (repo, path, name)
         found = self._callers.get(key)
         if found is not None:
             return found
-        saved = (self._memo, self._provisional, self._active, self._steps, self._depth, self._isolated)
-        self._memo, self._provisional, self._active, self._isolated = {}, {}, set(), True
+        saved = (self._memo, self._sourced, self._provisional, self._active, self._steps, self._depth, self._isolated)
+        self._memo, self._sourced, self._provisional, self._active, self._isolated = {}, {}, {}, set(), True
         out: dict[PySymbol, list[tuple[Ctx, Flow, Any]]] = {}
         try:
             info = self.info(repo, path)
             for flow in info.call_list:
                 if flow.target in ("enter", "exit", "iter", "next", "callback"):
                     continue
+                if not flow.value or flow.value[0] != "c" or terminal(flow.value[1]) != name:
+                    continue
                 ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
-                self._begin_query()
+                self._steps, self._depth = 0, 0  # one computation from a clean state: its order is fixed
                 vals = self._guarded(lambda ctx=ctx, flow=flow: self._callee(ctx, flow.value))
                 for target in self._targets(vals, flow.target):
                     if target.sym is not None:
                         out.setdefault(target.sym, []).append((ctx, flow, target.receiver))
         finally:
-            self._memo, self._provisional, self._active, self._steps, self._depth, self._isolated = saved
+            (
+                self._memo,
+                self._sourced,
+                self._provisional,
+                self._active,
+                self._steps,
+                self._depth,
+                self._isolated,
+            ) = saved
         self._callers[key] = out
         return out
 
@@ -1168,8 +940,6 @@ class PythonResolver:
         items = [self.eval(ctx, a) for a in extra if not (a and a[0] == "*")]
         elems = frozenset().union(*(i.values for i in items)) if items else frozenset()
         return one(SeqV("tuple", None, elems, None, any(i.partial for i in items)))
-
-    # -- reaching definitions of one scope live in _reaching (module level) --------------------------------
 
     # -- modules and imports ----------------------------------------------------------------------------------
 
@@ -1224,7 +994,7 @@ class PythonResolver:
     def attribute(self, base: Vals, name: str) -> Vals:
         """``base.name`` for every value of ``base``."""
         parts = []
-        for value in sorted(base.values, key=_value_key):
+        for value in sorted(base.values, key=value_key):
             found = self._attribute_of(value, name)
             parts.append(found.weaker(base.how) if found.values else found)
         if not parts:
@@ -1332,7 +1102,7 @@ class PythonResolver:
         if member is not None:
             how = Resolution.INHERITED if member_index else Resolution.TYPED
             bound = self._bind_member(member, inst, DefV(inst.cls)).weaker(how)
-            if not _is_method(member):  # a class attribute: what instances store shadows it
+            if not is_method(member):  # a class attribute: what instances store shadows it
                 stored = self._stored_attr(inst, name)
                 return union([bound, stored]) if stored is not None else bound
             if inst.exact:
@@ -1356,7 +1126,7 @@ class PythonResolver:
         overrides = []
         for sub in self.subclasses(inst.cls):
             own = self._own_attr(sub, name)
-            if own is None or not _is_method(own):
+            if own is None or not is_method(own):
                 continue
             overrides.append(self._bind_member(own, InstanceV(sub), DefV(sub)).weaker(Resolution.TYPED))
         if not overrides:
@@ -1402,14 +1172,14 @@ class PythonResolver:
                 frame = self._store_frame(info, d, inst, flow)
                 parts.append(self._bind_value(info, flow, accessor, frame))
             found = union(parts)
-            return Vals(found.values, _weaker(found.how, Resolution.TYPED), found.partial)
+            return Vals(found.values, weaker(found.how, Resolution.TYPED), found.partial)
         return None
 
     def _store_frame(self, info: FileInfo, d: Definition, inst: InstanceV, flow: Flow) -> Frame | None:
         """The frame a ``self.x = value`` store of method ``d`` is evaluated in for ``inst``: ``self`` is
         ``inst`` only when the value reads it, and ``__init__``'s parameters are what the construction passed
         only when the value reads them (so most stores are evaluated once for every instance)."""
-        names = _names_in(flow.value)
+        names = names_in(flow.value)
         uses_self = d.params[0].name in names
         params = {p.name for p in d.params[1:]}
         sym = self._sym(info, d)
@@ -1421,15 +1191,9 @@ class PythonResolver:
         return Frame(sym, inst if uses_self else None, args)
 
     def _alloc_args(self, inst: InstanceV, init: PySymbol) -> tuple[tuple[str, Vals], ...] | None:
-        key, scope, line, col, path = inst.alloc
-        info = self.info(*key)
-        flow = next(
-            (f for f in info.call_list if (f.scope, f.line, f.col) == (scope, line, col) and f.target is None), None
-        )
-        if flow is None:
-            return None
-        ctx = Ctx(key, scope, line, col, path, None)
-        return self._bind_args(init, inst, ctx, flow.value)
+        """What the construction that made ``inst`` passed to ``__init__``."""
+        key, scope, line, col, path, tree = inst.alloc
+        return self._bind_args(init, inst, Ctx(key, scope, line, col, path, None), tree)
 
     def _super_attr(self, value: SuperV, name: str) -> Vals:
         instance = value.instance
@@ -1462,7 +1226,7 @@ class PythonResolver:
         instance: Any = InstanceV(cls)
         if method is not None and method.kind == "function" and method.params:
             selfv = self.lookup(ctx, method.params[0].name)
-            for v in sorted(selfv.values, key=_value_key):
+            for v in sorted(selfv.values, key=value_key):
                 if isinstance(v, InstanceV) and cls in self.mro(v.cls):
                     instance = v
                     break
@@ -1499,7 +1263,7 @@ class PythonResolver:
         bases: list[PySymbol] = []
         externals: list[str] = []
         for base in cls.definition.bases:
-            tree = _annotation_tree(base)
+            tree = annotation_tree(base)
             if tree is None:
                 continue
             ctx = Ctx(info.key, cls.definition.parent, cls.definition.line, 0, (), None)
@@ -1520,7 +1284,7 @@ class PythonResolver:
                 self._open.add(cls)
         if externals:
             self._external_bases[cls] = externals
-        result = [cls, *_c3([self.mro(b) for b in bases] + [bases])]
+        result = [cls, *c3([self.mro(b) for b in bases] + [bases])]
         self._mro[cls] = result
         return result
 
@@ -1547,7 +1311,7 @@ class PythonResolver:
                     if cls in self.mro(sub)[1:]:
                         found.add(sub)
                         frontier.append(sub)
-        result = tuple(sorted(found, key=_sym_key))
+        result = tuple(sorted(found, key=sym_key))
         self._subclasses[cls] = result
         return result
 
@@ -1577,7 +1341,7 @@ class PythonResolver:
     def call_result(self, func: Vals, ctx: Ctx, tree: Any) -> Vals:
         """What calling each value of ``func`` with the arguments of ``tree`` gives."""
         parts = []
-        for value in sorted(func.values, key=_value_key):
+        for value in sorted(func.values, key=value_key):
             found = self._call_value(value, ctx, tree)
             if isinstance(value, (ExternalV, MethodOfV)) and not all(isinstance(v, ExternalV) for v in found.values):
                 parts.append(found)  # a builtin that passes a workspace value through (getattr, partial...)
@@ -1593,8 +1357,8 @@ class PythonResolver:
             d = value.sym.definition
             if d.kind == "class":
                 alloc = None
-                if ctx.key[0] and self._stores_arguments(value.sym):
-                    alloc = (ctx.key, ctx.scope, ctx.line, ctx.col, ctx.path)
+                if ctx.key[0] and tree and tree[0] == "c" and tree[1] is not None and self._stores_arguments(value.sym):
+                    alloc = (ctx.key, ctx.scope, ctx.line, ctx.col, ctx.path, tree)
                 return one(InstanceV(value.sym, True, alloc), Resolution.TYPED)
             frame = self._call_frame(value.sym, value.bound, ctx, tree)
             return self._returns(value.sym, frame)
@@ -1638,7 +1402,7 @@ class PythonResolver:
             params = {p.name for p in init.params[1:]}
             for flows in info.attr_stores.values():
                 for flow, _base, _accessor in flows:
-                    if flow.scope == init.qualname and params & _names_in(flow.value):
+                    if flow.scope == init.qualname and params & names_in(flow.value):
                         result = True
             break
         self._memo[key] = result
@@ -1673,7 +1437,7 @@ class PythonResolver:
         names: set[str] = set()
         for flow in info.facts.flow:
             if flow.scope == d.qualname and flow.kind in ("bind", "return", "yield"):
-                names |= _names_in(flow.value)
+                names |= names_in(flow.value)
         result = bool(params & names)
         self._memo[key] = result
         return result
@@ -1681,12 +1445,12 @@ class PythonResolver:
     def _bind_args(self, sym: PySymbol, bound: Any, ctx: Ctx, tree: Any) -> tuple[tuple[str, Vals], ...]:
         """Parameter name -> the values one call passes (missing parameters are left out)."""
         d = sym.definition
-        skip = _bound_params(d, bound)
+        skip = bound_params(d, bound)
         out: list[tuple[str, Vals]] = []
         for index, p in enumerate(d.params):
             if index < skip:
                 continue
-            arg = _argument_for(d, index, tree, skip)
+            arg = argument_for(d, index, tree, skip)
             if arg is None:
                 continue
             if arg == "*":
@@ -1768,10 +1532,10 @@ class PythonResolver:
             kind = "iter" if short in ("iter", "reversed") else "list" if short == "sorted" else short
             return one(SeqV(kind, None, elems.values, None, elems.partial), Resolution.EXTERNAL)
         if short in ("list", "set") and not positional:
-            return one(SeqV(short, (), frozenset(), _site(ctx, tree)), Resolution.EXTERNAL)
+            return one(SeqV(short, (), frozenset(), site_of(ctx, tree)), Resolution.EXTERNAL)
         if short == "dict" and not positional:
             entries = tuple((("k", k), self.eval(ctx, v).values) for k, v in (tree[3] or ()) if k != "**")
-            return one(DictV(entries, _site(ctx, tree)), Resolution.EXTERNAL)
+            return one(DictV(entries, site_of(ctx, tree)), Resolution.EXTERNAL)
         if short == "next" and positional:
             return self.elements(arg(0))
         if short == "enumerate" and positional:
@@ -1784,7 +1548,7 @@ class PythonResolver:
             return one(SeqV("iter", None, frozenset([row])), Resolution.EXTERNAL)
         if short in ("map",) and positional:
             functions = [v for i in range(len(positional)) for v in arg(i).values if isinstance(v, DefV)]
-            results = [self._call_value(v, ctx, ("c", None, (), ())) for v in sorted(set(functions), key=_value_key)]
+            results = [self._call_value(v, ctx, ("c", None, (), ())) for v in sorted(set(functions), key=value_key)]
             found = union(results)
             return one(SeqV("iter", None, found.values, None, found.partial), Resolution.EXTERNAL)
         if short == "filter" and len(positional) > 1:
@@ -1802,6 +1566,10 @@ class PythonResolver:
             return arg(0)
         if name in ("typing.cast", "typing_extensions.cast") and len(positional) == 2:
             return self._annotation_tree_vals(ctx, positional[0]) or arg(1)
+        if short in ("max", "min") and positional:
+            return self.elements(arg(0)) if len(positional) == 1 else union(arg(i) for i in range(len(positional)))
+        if short in _OPAQUE_BUILTINS:
+            return UNKNOWN  # what these give depends on run-time values
         return one(ExternalV(name + "()"), Resolution.EXTERNAL)
 
     def _annotation_tree_vals(self, ctx: Ctx, tree: Any) -> Vals | None:
@@ -1817,7 +1585,7 @@ class PythonResolver:
         if not decorator.values:
             return inner
         parts = []
-        for value in sorted(decorator.values, key=_value_key):
+        for value in sorted(decorator.values, key=value_key):
             if isinstance(value, ExternalV):
                 if value.name in _PROPERTIES or value.name.endswith(".cached_property"):
                     parts.append(one(PropertyV(inner.values)))
@@ -1870,7 +1638,7 @@ class PythonResolver:
                 items.append(found.values)
             elems |= found.values
             partial = partial or found.partial
-        site = _site(ctx, tree) if kind != "tuple" else None
+        site = site_of(ctx, tree) if kind != "tuple" else None
         return one(SeqV(kind, tuple(items) if items is not None else None, frozenset(elems), site, partial))
 
     def _dict(self, ctx: Ctx, tree: Any) -> Vals:
@@ -1889,7 +1657,7 @@ class PythonResolver:
             value = self.eval(ctx, value_tree)
             partial = partial or value.partial
             entries.append((self._key(ctx, key_tree), value.values))
-        return one(DictV(tuple(entries), _site(ctx, tree), partial))
+        return one(DictV(tuple(entries), site_of(ctx, tree), partial))
 
     def _key(self, ctx: Ctx, tree: Any) -> Any:
         """A dict literal's key: a constant, one class or function, or None (unknown)."""
@@ -1906,7 +1674,7 @@ class PythonResolver:
         if not found.values or (found.partial and not self.closed_world):
             return None
         keys: list[Any] = []
-        for value in sorted(found.values, key=_value_key):
+        for value in sorted(found.values, key=value_key):
             if isinstance(value, ConstV):
                 keys.append(("k", value.value))
             elif isinstance(value, (DefV, ExternalV)):
@@ -1917,7 +1685,7 @@ class PythonResolver:
 
     def _subscript(self, ctx: Ctx, base: Vals, index: Any) -> Vals:
         parts = []
-        for value in sorted(base.values, key=_value_key):
+        for value in sorted(base.values, key=value_key):
             if isinstance(value, SeqV):
                 parts.append(self._seq_item(ctx, value, index))
             elif isinstance(value, DictV):
@@ -1936,7 +1704,7 @@ class PythonResolver:
         if not parts:
             return UNKNOWN
         result = union(parts)
-        return Vals(result.values, _weaker(base.how, result.how) if result.values else base.how, result.partial)
+        return Vals(result.values, weaker(base.how, result.how) if result.values else base.how, result.partial)
 
     def _seq_item(self, ctx: Ctx, seq: SeqV, index: Any) -> Vals:
         if index and index[0] == "sl":
@@ -1986,7 +1754,7 @@ class PythonResolver:
                 matching.append(((flow.line, flow.col, flow.path if same else (-1,)), values.values, store_key))
                 partial = partial or values.partial
         if keys is not None and len(keys) == 1:
-            matching = _kill_stores(matching, ctx, keys[0])
+            matching = kill_stores(matching, ctx, keys[0])
         values = frozenset().union(*(v for _, v, _ in matching)) if matching else frozenset()
         if not values:
             return UNKNOWN if partial or keys is None else NOTHING
@@ -2005,7 +1773,10 @@ class PythonResolver:
         try:
             out: list[tuple[Flow, Any, Vals, str]] = []
             info = self.info(*site[0])
+            names = self._site_names(site)
             for flow, base, index, accessor in info.sub_stores:
+                if terminal(base, True) not in names:
+                    continue
                 ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
                 if not self._is_site(self.eval(ctx, base), site):
                     continue
@@ -2014,7 +1785,7 @@ class PythonResolver:
                     out.append((flow, k, value, flow.scope))
             for flow in info.mutators:
                 func = flow.value[1]
-                if func[2] not in ("update", "setdefault"):
+                if func[2] not in ("update", "setdefault") or terminal(func[1], True) not in names:
                     continue
                 ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
                 if not self._is_site(self.eval(ctx, func[1]), site):
@@ -2046,9 +1817,13 @@ class PythonResolver:
         parts = []
         try:
             info = self.info(*site[0])
+            names = self._site_names(site)
             for flow in info.mutators:
                 func = flow.value[1]
-                if func[2] not in ("append", "extend", "insert", "add", "appendleft"):
+                if (
+                    func[2] not in ("append", "extend", "insert", "add", "appendleft")
+                    or terminal(func[1], True) not in names
+                ):
                     continue
                 ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
                 if not self._is_site(self.eval(ctx, func[1]), site):
@@ -2067,8 +1842,11 @@ class PythonResolver:
     def _stored_items(self, ctx: Ctx, site: Any, keys: list[Any] | None) -> Vals | None:
         """``ls[i] = v`` stores into the list made at ``site``, for index ``keys`` (None: any)."""
         info = self.info(*site[0])
+        names = self._site_names(site)
         parts = []
         for flow, base, store_index, accessor in info.sub_stores:
+            if terminal(base, True) not in names:
+                continue
             fctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
             if not self._is_site(self.eval(fctx, base), site):
                 continue
@@ -2080,6 +1858,25 @@ class PythonResolver:
 
     def _is_site(self, vals: Vals, site: Any) -> bool:
         return any(isinstance(v, (SeqV, DictV)) and v.site == site for v in vals.values)
+
+    def _site_names(self, site: Any) -> frozenset[str]:
+        """The names (or attribute names) the container made at ``site`` is bound to where it is made: only
+        stores through those names are looked at (``d[k] = v`` for ``d = {}``, ``self.t[k] = v``)."""
+        key = ("site-names", site)
+        found = self._memo.get(key)
+        if found is None:
+            info = self.info(*site[0])
+            names = set()
+            for flows in info.binds.values():
+                for flow, _ in flows:
+                    if (flow.scope, flow.line, flow.col) == (site[1], site[2], site[3]):
+                        names.update(leaf[1] for leaf, _ in leaves(flow.target, ()) if leaf[0] == "n")
+            for flows in info.attr_stores.values():
+                for flow, _base, _ in flows:
+                    if (flow.scope, flow.line, flow.col) == (site[1], site[2], site[3]):
+                        names.update(leaf[2] for leaf, _ in leaves(flow.target, ()) if leaf[0] == "a")
+            found = self._memo[key] = frozenset(names)
+        return found
 
     def _container_method(self, method: MethodOfV, ctx: Ctx, tree: Any) -> Vals:
         container, name = method.container, method.name
@@ -2093,10 +1890,10 @@ class PythonResolver:
             if name == "values":
                 return one(SeqV("iter", None, self._dict_values(container)))
             if name == "keys":
-                return one(SeqV("iter", None, _dict_keys(container)))
+                return one(SeqV("iter", None, dict_keys(container)))
             if name == "items":
                 values = self._dict_values(container)
-                pair = SeqV("tuple", (_dict_keys(container), values), _dict_keys(container) | values)
+                pair = SeqV("tuple", (dict_keys(container), values), dict_keys(container) | values)
                 return one(SeqV("iter", None, frozenset([pair])))
             if name == "copy":
                 return one(container)
@@ -2120,7 +1917,7 @@ class PythonResolver:
     def elements(self, vals: Vals, is_async: bool = False) -> Vals:
         """What iterating (``async for`` when ``is_async``) over each value of ``vals`` gives."""
         parts = []
-        for value in sorted(vals.values, key=_value_key):
+        for value in sorted(vals.values, key=value_key):
             parts.append(self._elements_of(value, is_async))
         if not parts:
             return UNKNOWN
@@ -2136,7 +1933,7 @@ class PythonResolver:
                     parts.append(added)
             return union(parts)
         if isinstance(value, DictV):
-            return Vals(_dict_keys(value), Resolution.TYPED, True)
+            return Vals(dict_keys(value), Resolution.TYPED, True)
         if isinstance(value, GenV):
             return self._memoised(("yields", value), lambda: self._yields(value))
         if isinstance(value, InstanceV):
@@ -2173,7 +1970,7 @@ class PythonResolver:
         """What ``with x as y`` binds to ``y``: ``__enter__``'s result, a ``@contextmanager``'s yield."""
         parts = []
         name = "__aenter__" if is_async else "__enter__"
-        for value in sorted(vals.values, key=_value_key):
+        for value in sorted(vals.values, key=value_key):
             if isinstance(value, InstanceV):
                 member = self._class_attr(value.cls, name, instance=value)
                 parts.append(
@@ -2219,18 +2016,18 @@ class PythonResolver:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             return union([self._ann_node(ctx, node.left, depth + 1), self._ann_node(ctx, node.right, depth + 1)])
         if isinstance(node, (ast.Name, ast.Attribute)):
-            chain = _ast_chain(node)
+            chain = ast_chain(node)
             if not chain:
                 return UNKNOWN
-            found = self.eval(ctx, _chain_tree(chain))
+            found = self.eval(ctx, chain_tree(chain))
             return self._instances_of(found)
         if isinstance(node, ast.Subscript):
-            origin_chain = _ast_chain(node.value)
+            origin_chain = ast_chain(node.value)
             if not origin_chain:
                 return UNKNOWN
             origin = origin_chain[-1]
             args = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
-            if origin in _WRAPPERS:
+            if origin in WRAPPERS:
                 return self._ann_node(ctx, args[0], depth + 1)
             if origin == "Union":
                 return union(self._ann_node(ctx, a, depth + 1) for a in args)
@@ -2242,20 +2039,21 @@ class PythonResolver:
                 return Vals(frozenset(classes), Resolution.TYPED) if classes else UNKNOWN
             if origin in _SEQUENCES:
                 elems = self._ann_node(ctx, args[0], depth + 1)
-                return one(SeqV("iter", None, elems.values, None, elems.partial), Resolution.TYPED)
+                return one(SeqV("iter", None, elems.values, None, not complete(elems)), Resolution.TYPED)
             if origin in ("tuple", "Tuple"):
                 if len(args) == 2 and isinstance(args[1], ast.Constant) and args[1].value is Ellipsis:
                     elems = self._ann_node(ctx, args[0], depth + 1)
                     return one(SeqV("tuple", None, elems.values, None, elems.partial), Resolution.TYPED)
                 items = [self._ann_node(ctx, a, depth + 1) for a in args]
                 elems = frozenset().union(*(i.values for i in items)) if items else frozenset()
-                return one(SeqV("tuple", tuple(i.values for i in items), elems), Resolution.TYPED)
+                partial = any(i.partial or not complete(i) for i in items)
+                return one(SeqV("tuple", tuple(i.values for i in items), elems, None, partial), Resolution.TYPED)
             if origin in _MAPPINGS and len(args) == 2:
                 keys = self._ann_node(ctx, args[0], depth + 1)
                 values = self._ann_node(ctx, args[1], depth + 1)
                 del keys  # a typed mapping: any key may hold any of the values
-                return one(DictV(((None, values.values),), None, values.partial), Resolution.TYPED)
-            found = self.eval(ctx, _chain_tree(origin_chain))
+                return one(DictV(((None, values.values),), None, not complete(values)), Resolution.TYPED)
+            found = self.eval(ctx, chain_tree(origin_chain))
             return self._instances_of(found)
         return UNKNOWN
 
@@ -2274,8 +2072,6 @@ class PythonResolver:
                 partial = True
         how = Resolution.EXTERNAL if values and all(isinstance(v, ExternalV) for v in values) else Resolution.TYPED
         return Vals(frozenset(values), how if values else Resolution.DIRECT, partial)
-
-    # -- class attribute helpers used by entries ---------------------------------------------------------------
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
@@ -2299,207 +2095,9 @@ def _python_files(workspace: Workspace, repo: Any) -> Iterator[Path]:
                     yield here / name
 
 
-def _site(ctx: Ctx, tree: Any) -> tuple[Any, ...]:
-    """Where a mutable container is made: the statement's position and the literal's own tree."""
-    return (ctx.key, ctx.scope, ctx.line, ctx.col, ctx.path, tree)
-
-
-def _same_scope(scope: str) -> Any:
-    return lambda ctx: ctx.scope == scope
-
-
-def _kill_stores(matching: list[Any], ctx: Ctx, key: Any) -> list[Any]:
-    """Of the entries stored under ``key`` in the reading scope, those no later store under the same key has
-    replaced on every path to the read; entries made elsewhere, or under an unknown key, all stay."""
-    at = (ctx.line, ctx.col, ctx.path)
-    local = [(m[0][0], m[0][1], m[0][2], m) for m in matching if m[0][2] != (-1,) and m[2] == key]
-    kept = _reaching(local, at) if local else []
-    others = [m for m in matching if not (m[0][2] != (-1,) and m[2] == key)]
-    return [*kept, *others]
-
-
-def _dict_keys(d: DictV) -> frozenset[Any]:
-    keys: set[Any] = set()
-    for k, _ in d.entries:
-        if isinstance(k, tuple) and k and k[0] == "k":
-            keys.add(ExternalV(f"builtins.{type(k[1]).__name__}()"))
-        elif k is not None:
-            keys.add(k)
-    return frozenset(keys)
-
-
-def _reaching(entries: list[tuple[int, int, tuple[int, ...], Any]], at: Any) -> list[Any]:
-    """Of the bindings of a name in one scope (line, col, branch path, payload), those that reach a use at
-    ``at`` = (line, col, path), or the end of the scope when ``at`` is None: bindings inside a comprehension
-    reach only uses inside it; a later binding whose path is a prefix of the use's (it runs on every path to
-    the use) replaces earlier ones. When none comes before the use (a loop, a closure), all of them count."""
-    use_path = at[2] if at is not None else ()
-    visible = [e for e in entries if all(b > 0 or b in use_path for b in e[2])]
-    if at is not None:
-        before = [e for e in visible if (e[0], e[1]) < (at[0], at[1]) or any(b < 0 for b in e[2])]
-        if not before:
-            return [e[3] for e in visible]
-    else:
-        before = visible
-    kept = []
-    for e in before:
-        killed = any(
-            (o[0], o[1]) > (e[0], e[1]) and use_path[: len(o[2])] == o[2] and len(o[2]) <= len(use_path) for o in before
-        )
-        if not killed:
-            kept.append(e[3])
-    return kept
-
-
-def _argument_for(d: Definition, index: int, call_tree: Any, skip: int) -> Any:
-    """The argument tree a call passes to parameter ``index`` of ``d`` (``skip`` leading parameters are
-    bound already, as ``self``), ``"*"``/``"**"`` for the star parameters, or None when it passes none."""
-    if not call_tree or call_tree[0] != "c":
-        return None
-    p = d.params[index]
-    if p.star == "*":
-        return "*"
-    if p.star == "**":
-        return "**"
-    args, kwargs = call_tree[2], call_tree[3]
-    for name, tree in kwargs:
-        if name == p.name:
-            return tree
-    positional_params = [q for q in d.params if not q.star]
-    kwonly_start = next((i for i, q in enumerate(d.params) if q.star == "*"), len(d.params))
-    if index >= kwonly_start:
-        return None
-    position = positional_params.index(p) - skip if p in positional_params else -1
-    if position < 0:
-        return None
-    for i, tree in enumerate(args):
-        if tree and tree[0] == "*":
-            return None
-        if i == position:
-            return tree
-    return None
-
-
-def _bound_params(d: Definition, bound: Any) -> int:
-    """How many leading parameters a call does not pass: ``self`` (or ``cls``) of a bound method."""
-    if bound is None or not d.in_class:
-        return 0
-    return 0 if any(dec.rpartition(".")[2] == "staticmethod" for dec in d.decorators) else 1
-
-
-def _names_in(tree: Any) -> set[str]:
-    """Every ``("n", name)`` in an expression tree."""
-    out: set[str] = set()
-    stack = [tree]
-    while stack:
-        t = stack.pop()
-        if isinstance(t, tuple):
-            if len(t) == 2 and t[0] == "n" and isinstance(t[1], str):
-                out.add(t[1])
-            else:
-                stack.extend(x for x in t if isinstance(x, tuple))
-    return out
-
-
-def _is_method(vals: Vals) -> bool:
-    return any(isinstance(v, DefV) and v.sym.definition.kind == "function" for v in vals.values)
-
-
 def _annotation_scope(info: FileInfo, scope: str) -> str:
     d = info.defs.get(scope)
     return d.parent if d is not None and d.kind == "class" else scope
-
-
-def _ast_chain(node: ast.AST) -> tuple[str, ...]:
-    if isinstance(node, ast.Name):
-        return (node.id,)
-    if isinstance(node, ast.Attribute):
-        base = _ast_chain(node.value)
-        return (*base, node.attr) if base else ()
-    return ()
-
-
-def _chain_tree(chain: tuple[str, ...]) -> Any:
-    tree: Any = ("n", chain[0])
-    for part in chain[1:]:
-        tree = ("a", tree, part)
-    return tree
-
-
-def _annotation_tree(text: str) -> Any:
-    """The expression tree of a base class as written (``pkg.Base``, ``Generic[T]`` is ``Generic``)."""
-    chain = annotation_chain(text, keep_generic_origin=True)
-    return _chain_tree(chain) if chain else None
-
-
-def _value_key(value: Any) -> tuple[str, str]:
-    """A total order on values, for deterministic iteration (``repr`` of a frozenset is not stable)."""
-    return type(value).__name__, _stable(value)
-
-
-def _stable(value: Any) -> str:
-    if isinstance(value, PySymbol):
-        return f"{value.qualname}@{value.path}:{value.definition.line}"
-    if isinstance(value, DefV):
-        return f"{_stable(value.sym)}/{_value_key(value.bound) if value.bound is not None else ''}"
-    if isinstance(value, InstanceV):
-        return f"{_stable(value.cls)}/{value.exact}/{value.alloc[1:4] if value.alloc else ''}"
-    if isinstance(value, (ModuleV, ExternalV)):
-        return value.name
-    if isinstance(value, ConstV):
-        return repr(value.value)
-    if isinstance(value, SuperV):
-        return f"{_stable(value.cls)}/{_value_key(value.instance)}"
-    if isinstance(value, (SeqV, DictV)):
-        site = value.site[1:4] if value.site is not None else ""
-        size = len(value.items or ()) if isinstance(value, SeqV) else len(value.entries)
-        members = value.elems if isinstance(value, SeqV) else frozenset().union(*(v for _, v in value.entries))
-        return f"{site}/{size}/{sorted(_value_key(m) for m in members)}"
-    if isinstance(value, GenV):
-        return _stable(value.func)
-    if isinstance(value, (PartialV, WrapsV, PropertyV)):
-        members = (
-            value.funcs
-            if isinstance(value, PartialV)
-            else (value.wrapped if isinstance(value, WrapsV) else value.getters)
-        )
-        return str(sorted(_value_key(m) for m in members))
-    if isinstance(value, MethodOfV):
-        return f"{_value_key(value.container)}.{value.name}"
-    return repr(value)
-
-
-def _sym_key(sym: PySymbol) -> tuple[str, str, str, int]:
-    return sym.qualname, sym.repo, sym.path, sym.definition.line
-
-
-def _target_key(t: Target) -> tuple[str, str]:
-    if t.sym is not None:
-        return t.kind, t.sym.qualname
-    if t.cls is not None:
-        return t.kind, t.cls.qualname
-    return t.kind, t.name
-
-
-def _c3(sequences: list[list[PySymbol]]) -> list[PySymbol]:
-    """Merge step of C3; on an inconsistent hierarchy falls back to depth-first order without repeats."""
-    seqs = [list(s) for s in sequences if s]
-    result: list[PySymbol] = []
-    while seqs:
-        for seq in seqs:
-            head = seq[0]
-            if not any(head in s[1:] for s in seqs):
-                break
-        else:
-            for seq in seqs:
-                for item in seq:
-                    if item not in result:
-                        result.append(item)
-            return result
-        result.append(head)
-        seqs = [[x for x in s if x != head] for s in seqs]
-        seqs = [s for s in seqs if s]
-    return result
 
 
 def _is_builtin_exception(name: str) -> bool:
@@ -2514,59 +2112,6 @@ def _is_builtin_method(name: str) -> bool:
         return False
     head = name[len("builtins.") :].split(".", 1)[0].removesuffix("()")
     return head in ("str", "int", "float", "bool", "bytes", "list", "dict", "set", "tuple", "generator", "iterator")
-
-
-def _weaker(a: Resolution, b: Resolution) -> Resolution:
-    """The less certain of two resolution kinds along a chain."""
-    if a not in _RANK:
-        return a
-    if b not in _RANK:
-        return b
-    return a if _RANK[a] >= _RANK[b] else b
-
-
-_SUBSCRIPT = re.compile(r"^([\w.]+)\[(.*)\]$")
-
-
-def _split_top(text: str, sep: str) -> list[str]:
-    """``text`` split on ``sep`` outside brackets."""
-    parts, depth, current = [], 0, []
-    for ch in text:
-        if ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-        if ch == sep and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current).strip())
-    return parts
-
-
-def annotation_chain(text: str, keep_generic_origin: bool = True) -> tuple[str, ...]:
-    """The class a type annotation names, as a chain: ``Optional["pkg.Foo"]`` is ``("pkg", "Foo")``.
-
-    ``X | None``, ``Optional[X]`` and ``Union[X, None]`` give ``X``; other generics give their origin
-    (``list[Foo]`` is ``list``, ``asyncio.Task[None] | None`` is ``asyncio.Task``). Anything else gives ``()``.
-    """
-    text = text.strip().strip("'\"").strip()
-    options = [p for p in _split_top(text, "|") if p not in ("None", "")]
-    if len(options) != 1:
-        return ()
-    text = options[0].strip("'\"")
-    m = _SUBSCRIPT.match(text)
-    if m:
-        origin, inner = m.group(1), m.group(2)
-        if origin.rpartition(".")[2] in _WRAPPERS:
-            return annotation_chain(_split_top(inner, ",")[0])
-        if origin in ("Union", "typing.Union"):
-            options = [p for p in _split_top(inner, ",") if p != "None"]
-            return annotation_chain(options[0]) if len(options) == 1 else ()
-        text = origin
-    parts = text.split(".")
-    return tuple(parts) if all(p.isidentifier() for p in parts) else ()
 
 
 __all__ = ["QUIET_BUILTINS", "CallAnswer", "PySymbol", "PythonResolver", "Target", "annotation_chain"]
