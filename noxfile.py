@@ -53,7 +53,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "benchmarks/bench.py", *session.posargs)
     if os.environ.get("CODETRACE_PYCG_BENCH"):
-        session.install("pycg==0.0.8")
+        session.install("pycg==0.0.8", "setuptools<81")  # PyCG imports pkg_resources
         session.run("python", "benchmarks/pycg_bench.py")
     else:
         session.log("set CODETRACE_PYCG_BENCH to PyCG's micro-benchmark folder to compare with PyCG")

@@ -99,6 +99,9 @@ def pycg_shim(python: str, tmp: Path) -> dict[str, str]:
     return env
 
 
+FAILURES: dict[str, str] = {}
+
+
 def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[dict[str, list[str]] | None, float]:
     start = time.perf_counter()
     try:
@@ -107,6 +110,8 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[dict[str, l
         return None, time.perf_counter() - start
     seconds = time.perf_counter() - start
     if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        FAILURES.setdefault(command[0] + " " + command[2], f"{cwd.parent.name}/{cwd.name}: {last}")
         return None, seconds
     try:
         return json.loads(done.stdout), seconds
@@ -189,6 +194,8 @@ def main() -> int:
             f"{score.seconds:.1f} s for {score.cases} cases, one process per case ({each:.2f} s each, of which "
             f"{startups[label]:.2f} s start-up)"
         )
+    for tool, failure in FAILURES.items():
+        print(f"first failure of {tool}: {failure}")
     if args.show:
         for label, score in totals.items():
             print(f"\n{label}:")

@@ -58,7 +58,7 @@ from ..model import (
 from .guard import python_precheck
 
 #: Bump when the facts this frontend produces change, so cached facts are rebuilt.
-FRONTEND_VERSION = "py-6"
+FRONTEND_VERSION = "py-7"
 
 #: Calls whose first argument is a coroutine that runs as a new task: ``create_task(coro())``.
 _SPAWN_CORO = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe", "start_soon"})

@@ -21,14 +21,22 @@ a ``functools.partial``, or an external dotted name (stdlib, third party, builti
   arguments (a decorator that returns its argument is transparent; ``functools.wraps(fn)`` makes a wrapper
   stand for ``fn``); ``yield`` makes a generator, ``with`` takes ``__enter__``, ``for`` takes the elements.
 
-Each answer records how it was made (:class:`~sphinxext.codetrace.model.Resolution`): one callee is
-``direct``/``import``/``typed``/``inherited``; several are ``candidates``. A call whose callee has no static
-answer is ``unresolved`` with its source text: never guessed.
+* A parameter without a declared type holds what the calls in its function's own file pass (a partial
+  answer: other files may pass more); in a trace, an instance made where ``__init__`` stores its arguments
+  remembers that construction, so ``self.handler`` in a method reached on it is what was passed there.
+
+The values and the pure helpers over them live in :mod:`.pyvalues`; this module reads files (through the
+index) and evaluates. Each answer records how it was made (:class:`~sphinxext.codetrace.model.Resolution`):
+one callee is ``direct``/``import``/``typed``/``inherited``; several are ``candidates`` (listed, and marked
+when others may exist). A call whose callee has no static answer is ``unresolved`` with its source text:
+never guessed. Answers are memoised; an answer that met a cycle is kept for its own query only, so no answer
+depends on the order of questions.
 
 :meth:`PythonResolver.resolve_call` answers for one call site, on demand: it parses only the files the
-evaluation reaches. For a whole call graph (:mod:`sphinxext.codetrace.callgraph`) the resolver can also be
-told what each function's parameters receive at the call sites seen so far
-(:meth:`PythonResolver.set_param_sources`), which is how functions passed as arguments are followed there.
+evaluation reaches (plus, when a declared receiver's overrides are wanted, a text index of ``class``
+headers finds the files with subclasses). For a whole call graph (:mod:`sphinxext.codetrace.callgraph`) the
+resolver is told what each function's parameters receive at every call site of the program
+(:meth:`PythonResolver.set_param_sources`).
 """
 
 from __future__ import annotations
@@ -1118,7 +1126,25 @@ class PythonResolver:
             found = self._with_overrides(inst, name, NOTHING, None)
             if found.values:
                 return found
+            found = self._from_subclasses(inst, name)
+            if found.values:
+                return found
         return NOTHING if self._closed(inst.cls) else UNKNOWN
+
+    def _from_subclasses(self, inst: InstanceV, name: str) -> Vals:
+        """An attribute no class of the MRO has, on a declared instance: what the subclasses that have it give
+        (a mixin's ``self.x`` is set by the class it is mixed into)."""
+        parts = []
+        for sub in self.subclasses(inst.cls):
+            found = self._own_attr(sub, name)
+            sub_inst = InstanceV(sub)
+            if found is not None:
+                parts.append(self._bind_member(found, sub_inst, DefV(sub)).weaker(Resolution.TYPED))
+                continue
+            stored = self._stored_attr(sub_inst, name)
+            if stored is not None:
+                parts.append(stored)
+        return union(parts) if parts else NOTHING
 
     def _with_overrides(self, inst: InstanceV, name: str, base: Vals, owner: PySymbol | None) -> Vals:
         """A method on a declared instance: the subclasses that override it are candidates too. An abstract
