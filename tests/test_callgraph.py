@@ -118,3 +118,30 @@ def test_pycg_names() -> None:
     assert pycg_name("builtins.len") == "<builtin>.len"
     assert pycg_name("ext.Cls().fun") == "ext.Cls.fun"
     assert pycg_name("logging.getLogger().info") == "logging.getLogger.info"
+
+
+def test_two_calls_at_one_position_with_one_shortened_text(tmp_path: Path) -> None:
+    """``f(<long arguments>).a().b()``: both calls start where ``f`` does and their texts are shortened to the
+    same prefix; each still gets its own callee."""
+    arguments = ", ".join(f"argument_number_{i}" for i in range(12))
+    (tmp_path / "m.py").write_text(
+        textwrap.dedent(f"""\
+            class Store:
+                def get(self):
+                    return self
+
+                def put(self):
+                    pass
+
+
+            def make(*args):
+                return Store()
+
+
+            def use():
+                make({arguments}).get().put()
+            """),
+        encoding="utf-8",
+    )
+    graph = build_callgraph([tmp_path / "m.py"], tmp_path)
+    assert graph["m.use"] == ["m.Store.get", "m.Store.put", "m.make"]

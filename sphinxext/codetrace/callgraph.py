@@ -26,6 +26,7 @@ from pathlib import Path
 from .index import Index
 from .model import Flow
 from .resolve.python import Ctx, DefV, FileInfo, Frame, PySymbol, PythonResolver, Target
+from .resolve.pyvalues import value_key
 from .workspace import SKIP_DIRS, RepoConfig, Workspace
 
 #: At most this many rounds of "resolve every call, then learn what parameters receive".
@@ -82,14 +83,16 @@ class CallGraph:
                 relpaths.append(self.repo.relpath(file.resolve()))
         sources: dict[PySymbol, list[tuple[Ctx, Flow, object]]] = {}
         seen: set[tuple[object, ...]] = set()
-        # per call: (caller, callee names, whether its answer read what parameters receive)
-        answers: dict[tuple[str, str, int, int, str | None], tuple[str, set[str], bool]] = {}
+        # per call: (caller, callee names, the functions whose parameter sources its answer read)
+        answers: dict[tuple[str, int] | tuple[str, int, int], tuple[str, set[str], frozenset[PySymbol]]] = {}
+        changed: frozenset[PySymbol] | None = None
         for _ in range(MAX_PASSES):
             self.passes += 1
-            grown = self._pass(relpaths, sources, seen, answers)
+            grown = self._pass(relpaths, sources, seen, answers, changed)
             if not grown:
                 break
-            self.resolver.set_param_sources(sources)
+            changed = frozenset(grown)
+            self.resolver.set_param_sources(sources, changed)
         graph: dict[str, set[str]] = {}
         for relpath in relpaths:
             info = self.resolver.info(_REPO, relpath)
@@ -105,23 +108,25 @@ class CallGraph:
         relpaths: list[str],
         sources: dict[PySymbol, list[tuple[Ctx, Flow, object]]],
         seen: set[tuple[object, ...]],
-        answers: dict[tuple[str, str, int, int, str | None], tuple[str, set[str], bool]],
-    ) -> bool:
-        """Resolve every call whose answer may have changed (all of them the first time); record what each
-        callee's parameters receive. Whether that grew."""
-        grown = False
+        answers: dict[tuple[str, int] | tuple[str, int, int], tuple[str, set[str], frozenset[PySymbol]]],
+        changed: frozenset[PySymbol] | None,
+    ) -> set[PySymbol]:
+        """Resolve every call whose answer may have changed: all of them the first time, then those that read
+        the parameter sources of a function in ``changed``. Record what each callee's parameters receive;
+        return the functions that gained a source."""
+        grown: set[PySymbol] = set()
         resolver = self.resolver
         for relpath in relpaths:
             info = resolver.info(_REPO, relpath)
             module = info.module
-            for flow in info.call_list:
-                key = (relpath, flow.scope, flow.line, flow.col, flow.annotation)
+            for position, flow in enumerate(info.call_list):
+                key = (relpath, position)
                 previous = answers.get(key)
-                if previous is not None and not previous[2]:
-                    continue  # it did not depend on parameters: same answer as before
+                if previous is not None and changed is not None and not (previous[2] & changed):
+                    continue  # what it read did not change: same answer as before
                 caller = f"{module}.{flow.scope}" if flow.scope else module
-                reads = resolver.source_reads
                 answer = resolver.call_answer(info, flow, self._frame(info, flow.scope))
+                deps = resolver.last_deps
                 implicit = flow.target in ("enter", "exit", "iter", "next")
                 names: set[str] = set()
                 for target in answer.targets:
@@ -131,14 +136,14 @@ class CallGraph:
                     if target.sym is None or flow.target == "callback":
                         continue
                     ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, None)
-                    source = (target.sym, info.key, flow.scope, flow.line, flow.col, flow.annotation)
-                    if (*source, repr(target.receiver)) not in seen:
-                        seen.add((*source, repr(target.receiver)))
+                    source = (target.sym, info.key, position, value_key(target.receiver) if target.receiver else "")
+                    if source not in seen:
+                        seen.add(source)
                         sources.setdefault(target.sym, []).append((ctx, flow, target.receiver))
-                        grown = True
-                answers[key] = (caller, names, resolver.source_reads != reads)
+                        grown.add(target.sym)
+                answers[key] = (caller, names, deps)
             for flow in info.raises:
-                key = (relpath, flow.scope, flow.line, flow.col, "raise")
+                key = (relpath, -flow.line, flow.col)
                 if not flow.value or flow.value[0] == "c" or key in answers:
                     continue  # a raised call is a call of its own
                 caller = f"{module}.{flow.scope}" if flow.scope else module
@@ -147,7 +152,7 @@ class CallGraph:
                 for value in resolver.evaluate(ctx, flow.value).values:
                     if isinstance(value, DefV) and value.sym.definition.kind == "class":
                         names.update(self._names(resolver.construction(value.sym)))
-                answers[key] = (caller, names, False)
+                answers[key] = (caller, names, frozenset())
         return grown
 
     def _frame(self, info: FileInfo, scope: str) -> Frame | None:

@@ -231,9 +231,13 @@ class PythonResolver:
         self._class_text_index: dict[str, list[tuple[str, str]]] | None = None
         self._param_sources: dict[PySymbol, list[tuple[Ctx, Flow, Any]]] = {}
         self._memo: dict[Any, Any] = {}
-        self._sourced: dict[Any, Any] = {}  # answers that read what parameters receive (call graphs)
+        # answers that read what parameters receive (call graphs), with the functions whose parameters they read
+        self._sourced: dict[Any, tuple[Vals, frozenset[PySymbol]]] = {}
         self._provisional: dict[Any, Any] = {}
-        self.source_reads = 0  # how often parameter sources were consulted: call graphs re-resolve those
+        self._deps: list[set[PySymbol]] = [set()]  # functions whose parameter sources the current answer read
+        #: The functions whose parameter sources the last :meth:`call_answer` read (call graphs re-resolve a
+        #: call only when one of those gained a source).
+        self.last_deps: frozenset[PySymbol] = frozenset()
         #: Call graphs see the whole program: what known callers pass is all a parameter receives.
         self.closed_world = False
         self._callers: dict[tuple[str, str, str], dict[PySymbol, list[tuple[Ctx, Flow, Any]]]] = {}
@@ -401,7 +405,11 @@ class PythonResolver:
 
     def call_flow(self, info: FileInfo, call: CallSite) -> Flow | None:
         """The flow fact of a call site (its expression tree)."""
-        return info.calls.get((call.scope, call.line, call.col, call.text))
+        found = info.flow_of.get(id(call))
+        if found is not None:
+            return found
+        flows = info.calls.get((call.scope, call.line, call.col, call.text))  # a site from elsewhere: same key
+        return flows[0] if flows else None
 
     def frame_for(self, sym: PySymbol, self_class: Any = None) -> Frame | None:
         """The frame a function's body is resolved in: its parameters as every caller passes them, and
@@ -425,10 +433,13 @@ class PythonResolver:
         """Every callee of the call ``flow`` (in ``info``) when its function runs in ``frame``."""
         ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, frame)
         self._begin_query()
+        self._deps.append(set())
         try:
             vals = self._guarded(lambda: self._callee(ctx, flow.value))
         except RecursionError:  # pathological nesting
             vals = UNKNOWN
+        finally:
+            self.last_deps = frozenset(self._deps.pop())
         targets = self._targets(vals, flow.target)
         how = vals.how
         if any(isinstance(v, InstanceV) for v in vals.values):
@@ -556,11 +567,17 @@ class PythonResolver:
 
     # -- whole call graphs ------------------------------------------------------------------------------------
 
-    def set_param_sources(self, sources: dict[PySymbol, list[tuple[Ctx, Flow, Any]]]) -> None:
+    def set_param_sources(
+        self, sources: dict[PySymbol, list[tuple[Ctx, Flow, Any]]], changed: frozenset[PySymbol] | None = None
+    ) -> None:
         """What each function's parameters receive: ``(caller ctx, call flow, bound self)`` per call site
-        (the call graph builder collects them). Clears every cached answer."""
+        (the call graph builder collects them). Forgets the answers that read the sources of ``changed``
+        functions (all that read any, when None); the rest of the memo did not depend on them."""
         self._param_sources = sources
-        self._sourced.clear()  # the rest of the memo did not depend on them
+        if changed is None:
+            self._sourced.clear()
+        else:
+            self._sourced = {k: v for k, v in self._sourced.items() if not (v[1] & changed)}
         self._provisional.clear()
 
     # -- evaluation -------------------------------------------------------------------------------------------
@@ -577,10 +594,10 @@ class PythonResolver:
         found = self._memo.get(key)
         if found is not None:
             return found
-        found = self._sourced.get(key)
-        if found is not None:
-            self.source_reads += 1  # this answer depends on parameter sources: so does its reader's
-            return found
+        sourced = self._sourced.get(key)
+        if sourced is not None:
+            self._deps[-1].update(sourced[1])  # so does the answer that reads this one
+            return sourced[0]
         found = self._provisional.get(key)
         if found is not None:
             return found
@@ -590,7 +607,7 @@ class PythonResolver:
         self._tick()
         self._active.add(key)
         cuts = self._cuts
-        reads = self.source_reads
+        self._deps.append(set())
         self._depth += 1
         try:
             if self._depth > _MAX_DEPTH:
@@ -601,10 +618,12 @@ class PythonResolver:
         finally:
             self._depth -= 1
             self._active.discard(key)
+            deps = self._deps.pop()
+            self._deps[-1].update(deps)
         if self._cuts != cuts:
-            self._provisional[key] = result
-        elif self.source_reads != reads:
-            self._sourced[key] = result  # valid until what parameters receive changes
+            self._provisional[key] = result  # (a call graph re-resolves every call of a pass that met one)
+        elif deps:
+            self._sourced[key] = (result, frozenset(deps))  # valid until those functions gain sources
         else:
             self._memo[key] = result
         return result
@@ -869,7 +888,7 @@ class PythonResolver:
         the program in a call graph, the call sites in ``sym``'s own file otherwise (then other callers may
         pass other values: the answer is partial)."""
         if self.closed_world:
-            self.source_reads += 1
+            self._deps[-1].add(sym)
             sources = self._param_sources.get(sym)
         elif is_self or self._isolated:
             return None

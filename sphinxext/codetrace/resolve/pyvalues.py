@@ -262,7 +262,9 @@ class FileInfo:
         self.sub_stores: list[tuple[Flow, Any, Any, tuple[Any, ...]]] = []
         self.returns: dict[str, list[Flow]] = {}
         self.yields: dict[str, list[Flow]] = {}
-        self.calls: dict[tuple[str, int, int, str | None], Flow] = {}  # scope, line, col, text
+        # (scope, line, col, text) -> the call flows written there, in order (two calls can start at one
+        # position with one shortened text: ``very_long_call(...).a().b()``)
+        self.calls: dict[tuple[str, int, int, str | None], list[Flow]] = {}
         self.call_list: list[Flow] = []
         self.stars: dict[str, list[Flow]] = {}
         self.defaults: dict[tuple[str, str], Flow] = {}
@@ -280,7 +282,7 @@ class FileInfo:
                     elif tag == "s":
                         self.sub_stores.append((flow, leaf[1], leaf[2], accessor))
             elif kind == "call":
-                self.calls[(flow.scope, flow.line, flow.col, flow.annotation)] = flow
+                self.calls.setdefault((flow.scope, flow.line, flow.col, flow.annotation), []).append(flow)
                 self.call_list.append(flow)
                 func = flow.value[1] if flow.value and flow.value[0] == "c" else None
                 if func and func[0] == "a" and func[2] in MUTATORS and flow.target is None:
@@ -295,6 +297,16 @@ class FileInfo:
                 self.defaults[(flow.target[0], flow.target[1])] = flow
             elif kind == "raise":
                 self.raises.append(flow)
+        # each call site with its flow: the k-th site of a key is the k-th flow of that key
+        self.flow_of: dict[int, Flow] = {}
+        seen: dict[tuple[str, int, int, str], int] = {}
+        for call in facts.calls:
+            key = (call.scope, call.line, call.col, call.text)
+            flows = self.calls.get(key, [])
+            k = seen.get(key, 0)
+            seen[key] = k + 1
+            if k < len(flows):
+                self.flow_of[id(call)] = flows[k]
 
 
 def leaves(pattern: Any, accessor: tuple[Any, ...]) -> Iterator[tuple[Any, tuple[Any, ...]]]:
