@@ -165,7 +165,7 @@ class _Walk:
         if not note and not enter:
             note = outcome.note
         d = target_sym.definition if target_sym else None
-        signature = Signature(d.params, d.returns, d.is_async) if d is not None and d.kind == "function" else None
+        signature = _signature(d) if d is not None and d.kind == "function" else None
         n = len(self.steps) + 1
         self.steps.append(
             Step(
@@ -210,7 +210,7 @@ class _Walk:
         elif len(candidates) > 1 and len(allowed) == 1:
             note = f"narrowed to {allowed[0].qualname} by the flow spec"
         d = decl.definition if decl is not None else None
-        signature = Signature(d.params, d.returns, d.is_async) if d is not None and d.kind == "function" else None
+        signature = _signature(d) if d is not None and d.kind == "function" else None
         n = len(self.steps) + 1
         self.steps.append(
             Step(
@@ -255,6 +255,11 @@ def _resolve_entry(spec: FlowSpec, resolvers: dict[Lang, Any]) -> Any:
             raise python_error from None
 
 
+def _signature(d: Any) -> Signature:
+    """The data a step carries: the callee definition's parameter and return types, as written."""
+    return Signature(d.params, d.returns, d.is_async)
+
+
 def trace_flow(
     spec: FlowSpec,
     workspace: Workspace,
@@ -292,7 +297,7 @@ def trace_flow(
     return Trace(
         title=spec.title,
         entry=entry.loc(),
-        entry_signature=Signature(d.params, d.returns, d.is_async),
+        entry_signature=_signature(d),
         steps=tuple(walk.steps),
         stops=tuple(walk.stops),
         truncated=walk.truncated,
