@@ -26,6 +26,7 @@ from .diagnostics import CodetraceError, Diagnostic
 from .index import Index
 from .model import CallSite, Lang, Loc, RaiseSite, Resolution, Signature, Site, Step, StepKind, Trace
 from .resolve import Outcome
+from .resolve.pyo3 import PyO3Bridge
 from .resolve.python import PythonResolver
 from .resolve.rust import RustResolver
 from .spec import FlowSpec
@@ -54,8 +55,11 @@ def is_rust_entry(text: str) -> bool:
 
 
 class _Walk:
-    def __init__(self, spec: FlowSpec, resolvers: dict[Lang, Any], deadline: float | None = None) -> None:
+    def __init__(
+        self, spec: FlowSpec, resolvers: dict[Lang, Any], deadline: float | None = None, crossings: Any = None
+    ) -> None:
         self.spec = spec
+        self.crossings = crossings  # maps calls across the PyO3 boundary (resolve/pyo3.py)
         self.deadline = deadline  # time.monotonic() past which the walk stops (the per-trace time budget)
         self.truncation = ""
         self.resolvers = resolvers
@@ -116,6 +120,8 @@ class _Walk:
 
     def call(self, sym: Any, caller: Loc, call: CallSite, site: Site, depth: int, self_class: Any) -> None:
         outcome = self.resolver(sym).resolve_call(sym, call, self_class)
+        if self.crossings is not None:
+            outcome = self.crossings.cross(sym, call, outcome)
         if outcome.quiet or self.full():
             return
         if outcome.candidates:
@@ -162,8 +168,8 @@ class _Walk:
                 note = "excluded"
             else:
                 enter = True
-        if not note and not enter:
-            note = outcome.note
+        if not note and (not enter or outcome.kind in (StepKind.PY_TO_RUST, StepKind.RUST_TO_PY)):
+            note = outcome.note  # a crossing always says how it crossed
         d = target_sym.definition if target_sym else None
         signature = _signature(d) if d is not None and d.kind == "function" else None
         n = len(self.steps) + 1
@@ -267,6 +273,7 @@ def trace_flow(
     resolver: PythonResolver | None = None,
     rust: RustResolver | None = None,
     time_budget: float | None = None,
+    crossings: PyO3Bridge | None = None,
 ) -> Trace:
     """Trace one flow. Raises :class:`CodetraceError` when the entry does not resolve; problems met on the
     way (unparsable files) are returned in ``Trace.warnings``."""
@@ -274,13 +281,15 @@ def trace_flow(
         Lang.PYTHON: resolver or PythonResolver(workspace, index),
         Lang.RUST: rust or RustResolver(workspace, index),
     }
+    if crossings is None:
+        crossings = PyO3Bridge(workspace, resolvers[Lang.PYTHON], resolvers[Lang.RUST])
     refused_before = {name: len(repo.refused) for name, repo in workspace.repos.items()}
     deadline = time.monotonic() + time_budget if time_budget else None
     with index.recording() as touched:
         if spec.repo is not None:
             workspace.repo(spec.repo)  # unknown repo: a clear error before anything else
         entry = _resolve_entry(spec, resolvers)
-        walk = _Walk(spec, resolvers, deadline)
+        walk = _Walk(spec, resolvers, deadline, crossings)
         walk.expanded[entry, None] = 0
         walk.walk(entry, 0)
     problems: list[Diagnostic] = []
@@ -316,13 +325,16 @@ class Engine:
         self.index = Index(workspace, cache_dir)
         self.python = PythonResolver(workspace, self.index)
         self.rust = RustResolver(workspace, self.index)
+        self.crossings = PyO3Bridge(workspace, self.python, self.rust)
         self.last_files: list[str] = []
 
     def trace(self, spec: FlowSpec) -> Trace:
         """Trace one flow; :attr:`last_files` then lists the files it read, even when it raised."""
         with self.index.recording() as touched:
             try:
-                return trace_flow(spec, self.workspace, self.index, self.python, self.rust, self.time_budget)
+                return trace_flow(
+                    spec, self.workspace, self.index, self.python, self.rust, self.time_budget, self.crossings
+                )
             finally:
                 self.last_files = sorted(str(self.workspace.repos[r].root / p) for r, p in touched)
 

@@ -50,7 +50,7 @@ from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 from ..model import Binding, CallSite, Definition, FileFacts, Import, Lang, Param, RaiseSite, StepKind
 
 #: Bump when the facts this frontend produces change, so cached facts are rebuilt.
-FRONTEND_VERSION = "rs-8"
+FRONTEND_VERSION = "rs-9"
 
 
 def _words(text: str) -> frozenset[str]:
@@ -1008,6 +1008,14 @@ class _Extractor:
             return
         line = self.line(text, node)
         t = node.type
+        if t == "assignment_expression":  # `self.f = value`: what a method stores in a field
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if left is not None and right is not None and left.type == "field_expression":
+                base, field = left.child_by_field_name("value"), left.child_by_field_name("field")
+                if base is not None and field is not None and self.raw(text, base) == "self":
+                    chain = self.value_chain(text, right)
+                    self.bindings.append(Binding(scope, f"self.{self.raw(text, field)}", line, value=chain))
+            return
         if t == "match_expression":
             value = node.child_by_field_name("value")
             chain = self.value_chain(text, value) if value is not None else ()

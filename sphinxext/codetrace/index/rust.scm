@@ -32,6 +32,7 @@
   (let_condition)
   (for_expression)
   (match_expression)
+  (assignment_expression)
 ] @binding
 
 (closure_expression) @closure

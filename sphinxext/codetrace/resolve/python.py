@@ -247,6 +247,9 @@ class PythonResolver:
         self._steps = 0
         self._depth = 0
         self._frame_depth = 0
+        #: Whether a dotted name lies in a compiled extension module of the workspace (set by the PyO3 bridge):
+        #: an import from one that has no ``.pyi`` stub is external, not unresolved.
+        self.is_extension_module: Any = None
 
     # -- modules ----------------------------------------------------------------------------------------------
 
@@ -979,6 +982,8 @@ class PythonResolver:
             return found.weaker(Resolution.IMPORT) if found is not None else UNKNOWN
         top = target.split(".")[0]
         if self.module_exists(top):
+            if self.is_extension_module is not None and self.is_extension_module(target):
+                return one(ExternalV(target), Resolution.EXTERNAL)  # compiled (PyO3) and without a stub
             return UNKNOWN  # a module of ours that does not exist: unresolved, not external
         return one(ExternalV(target), Resolution.EXTERNAL)
 

@@ -621,6 +621,41 @@ class RustResolver:
                 ext.append(found)
         return DynTy(tuple(traits), tuple(ext))
 
+    # -- lookups for other layers (the PyO3 bridge) ------------------------------------------------------------
+
+    def resolve_type(self, sym: RustSymbol, text: str) -> RustSymbol | None:
+        """The workspace struct, enum or trait that the type ``text`` names, seen from ``sym``."""
+        try:
+            ty = self.type_of(self.ctx_for(sym), parse_type(text))
+        except RecursionError:
+            return None
+        return ty.sym if isinstance(ty, WsTy) else None
+
+    def resolve_path(self, sym: RustSymbol, text: str, line: int) -> list[RustSymbol]:
+        """The workspace items a path (``llm::kv::f``) names, seen from inside ``sym`` at ``line``."""
+        names = tuple(p.strip() for p in text.split("::") if p.strip())
+        if not names:
+            return []
+        values = self._path(self.ctx_for(sym), names, line)
+        found = {v.sym for v, _ in values if isinstance(v, ItemV)}
+        return sorted(found, key=_sym_key)
+
+    def methods_of(self, struct: RustSymbol, attribute: str = "") -> list[tuple[RustSymbol, tuple[str, ...]]]:
+        """The methods of ``struct``'s impl blocks (only blocks carrying ``attribute``, when given), each with
+        its own attributes (a method's ``decorators`` start with its impl block's)."""
+        world = self.world(struct.repo)
+        world.impls()
+        found: list[tuple[RustSymbol, tuple[str, ...]]] = []
+        for impl in world.by_type.get(struct, ()):
+            attrs = impl.sym.definition.decorators
+            if attribute and attribute not in attrs:
+                continue
+            for method in impl.methods.values():
+                d = method.definition
+                own = d.decorators[len(attrs) :] if d.decorators[: len(attrs)] == attrs else d.decorators
+                found.append((method, own))
+        return sorted(found, key=lambda m: _sym_key(m[0]))
+
     # -- entries ----------------------------------------------------------------------------------------------
 
     def resolve_entry(self, text: str, repo: str | None = None) -> RustSymbol:
