@@ -128,7 +128,7 @@ def test_conf_py_and_the_example_docs_tree() -> None:
     for site in sites:
         by_doc[site.docname] = by_doc.get(site.docname, 0) + 1
     # what a Sphinx build of example_docs renders: the examples inside code blocks are not directives
-    assert by_doc == {"index": 1, "myst": 3, "selftrace": 3, "tutorial": 7}
+    assert by_doc == {"crossings": 1, "index": 1, "myst": 3, "selftrace": 3, "tutorial": 7}
     admission = next(s for s in sites if s.title == "Admission control")
     assert admission.relpath == "myst.md" and admission.options["entry"] == "tinyserve.scheduler.Scheduler.submit"
 

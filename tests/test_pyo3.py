@@ -181,3 +181,22 @@ def test_the_diagram_marks_both_crossings() -> None:
 @pytest.mark.parametrize("entry", ["kvpub.worker.main", "kvpub.admin.Admin.start"])
 def test_traces_are_deterministic(entry: str) -> None:
     assert steps_of(trace(entry)) == steps_of(trace(entry))
+
+
+def test_the_gil_token_is_not_data() -> None:
+    t = trace("kvpub.worker.Worker.store_block", depth=1)
+    flush = next(s for s in t.steps if s.callee and s.callee.name.endswith("Publisher::flush"))
+    notify = next(s for s in t.steps if s.callee and s.callee.name.endswith("Publisher::notify"))
+    assert [p.name for p in flush.signature.params] == ["self"]  # `py: Python<'_>` left out
+    assert [p.name for p in notify.signature.params] == ["self", "target"]
+
+
+def test_the_demo_workspace_crosses_both_ways() -> None:
+    """The example docs' page (example_docs/crossings.rst) draws this trace."""
+    demo = Path(__file__).parent.parent / "example_docs" / "demo"
+    t = trace("tinyserve.events.KvEventLog.block_stored", root=demo)
+    crossings = [(s.kind.value, s.callee.name) for s in t.steps if s.kind.value in ("py->rust", "rust->py")]
+    assert crossings == [
+        ("py->rust", "_native::publisher::EventPublisher::block_stored"),
+        ("rust->py", "tinyserve.events.KvEventLog.on_event"),
+    ]

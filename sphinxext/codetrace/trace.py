@@ -262,8 +262,10 @@ def _resolve_entry(spec: FlowSpec, resolvers: dict[Lang, Any]) -> Any:
 
 
 def _signature(d: Any) -> Signature:
-    """The data a step carries: the callee definition's parameter and return types, as written."""
-    return Signature(d.params, d.returns, d.is_async)
+    """The data a step carries: the callee definition's parameter and return types, as written (PyO3's GIL
+    token ``py: Python<'_>`` is not data, and is left out)."""
+    params = tuple(p for p in d.params if not (p.annotation == "Python" or (p.annotation or "").startswith("Python<")))
+    return Signature(params, d.returns, d.is_async)
 
 
 def trace_flow(

@@ -59,6 +59,8 @@ _UNWRAP_RE = re.compile(r"\.(?:clone|clone_ref|as_ref|into|unbind|into_bound|as_
 _IDENT = re.compile(r"^[a-z_][A-Za-z0-9_]*$")
 _NAME_ARG = re.compile(r"""\bname\s*=\s*"([^"]+)\"""")
 _MAX_DEPTH = 12
+#: A top-level ``#[pymodule]`` function in a crate root: (the attributes from ``#[pymodule]`` on, the fn name).
+_PYMODULE_FN = re.compile(r"^(#\[pymodule\](?:\s*#\[[^\]]*\])*)\s*(?:pub(?:\([^)]*\))?\s+)?fn\s+(\w+)", re.M)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,32 +140,29 @@ class PyO3Bridge:
     # -- extension modules ------------------------------------------------------------------------------------
 
     def modules(self) -> list[ExtensionModule]:
-        """Every extension module of the workspace (cheap: reads Cargo manifests and crate root files)."""
+        """Every extension module of the workspace. Cheap, and it parses nothing: it reads Cargo manifests and
+        the text of library crates' root files (which is why a trace does not depend on those files until a
+        call crosses into one)."""
         if self._modules is not None:
             return self._modules
         from ..cargo import discover_crates
 
         found: list[ExtensionModule] = []
         for repo in self.workspace.repos.values():
-            if not (repo.root / "Cargo.toml").is_file() and not any(repo.root.glob("*/**/Cargo.toml")):
-                continue
             for crate in discover_crates(repo.root):
-                if crate.kind != "lib":
-                    continue
+                if crate.kind != "lib" or self.workspace.repo_of(repo.root / crate.root) is not repo:
+                    continue  # a binary, or a crate of a repo nested in this one
                 try:
                     text = repo.read_text(crate.root)
                 except CodetraceError:
                     continue
-                if "#[pymodule" not in text:
-                    continue
-                facts = self.rust.facts_of(repo.name, crate.root)
-                fns = [d for d in facts.definitions if d.kind == "function" and "#[pymodule]" in d.decorators]
-                fns = [d for d in fns if not d.parent] or fns
+                fns = _PYMODULE_FN.findall(text)
                 if not fns:
                     continue
-                fn = next((d for d in fns if d.name == crate.name), fns[0])
-                name = self._maturin_name(repo, crate.directory) or _pyo3_name(fn.decorators, crate.name)
-                found.append(ExtensionModule(repo.name, name, crate.root, crate.directory, fn.qualname))
+                attrs, fn = next(((a, f) for a, f in fns if f == crate.name), fns[0])
+                named = _NAME_ARG.search(attrs)
+                name = self._maturin_name(repo, crate.directory) or (named.group(1) if named else crate.name)
+                found.append(ExtensionModule(repo.name, name, crate.root, crate.directory, fn))
         self._modules = sorted(found, key=lambda m: (m.python, m.repo, m.root))
         return self._modules
 

@@ -79,7 +79,10 @@ QUIET_METHODS = _words(
     get_or_insert_with try_lock blocking_lock lock_owned upgrade downgrade strong_count inspect
     inspect_err last_mut first_mut unwrap_unchecked expect_err unwrap_err chars bytes lines to_lowercase
     to_uppercase with_capacity capacity reserve extend_from_slice windows chunks position max_by_key
-    min_by_key peekable step_by as_ptr instrument in_current_span boxed fuse with_current_subscriber"""
+    min_by_key peekable step_by as_ptr instrument in_current_span boxed fuse with_current_subscriber
+    wrapping_add wrapping_sub wrapping_mul saturating_add saturating_sub saturating_mul checked_add
+    checked_sub checked_mul checked_div pow abs signum rotate_left rotate_right leading_zeros
+    trailing_zeros to_le_bytes to_be_bytes from_le_bytes from_be_bytes"""
 )
 #: Types that deref to their first generic argument for method and field lookup.
 DEREF_TYPES = _words(

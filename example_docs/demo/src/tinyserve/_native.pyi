@@ -1,0 +1,9 @@
+"""Stub of the Rust extension module (demo/native)."""
+
+from collections.abc import Callable
+
+def block_hash(tokens: list[int]) -> int: ...
+
+class EventPublisher:
+    def __init__(self, listener: Callable[[int, int], None]) -> None: ...
+    def block_stored(self, tokens: list[int]) -> int: ...
