@@ -1,12 +1,22 @@
-"""Benchmark: cold and warm trace times, files parsed, against the cost of parsing everything.
+"""Benchmark: the floor, cold, warm and one-file-changed costs of each flow, the scale curve, peak memory.
 
-Usage: ``python benchmarks/bench.py`` (via ``nox -s bench``). Traces this project's own directive pipeline
-and, when ``CODETRACE_SGLANG`` / ``CODETRACE_DYNAMO`` point at checkouts, flows in those repos. Reports the
-median of ``--runs`` runs. Cold runs use an empty facts cache; warm runs reuse the one the cold run filled.
+Usage: ``python benchmarks/bench.py [--runs N] [--sizes 1000,10000,100000]`` (via ``nox -s bench``). Traces
+this project's own directive pipeline and, when ``CODETRACE_SGLANG`` / ``CODETRACE_DYNAMO`` point at
+checkouts, two flows in each. Every flow runs on a copy of its repository (so one file can be edited), with
+its own empty cache:
 
-With ``CODETRACE_DYNAMO`` it also indexes Dynamo's Rust crates cold and warm and resolves every Rust call
-site once, printing the share resolved (direct, import, typed, inherited), as candidates, external (shown or
-quiet) and unresolved.
+* **floor**: parsing every file of the repository once with the fastest parser there is (``ast`` for Python,
+  tree-sitter without fact extraction for Rust): what a whole-repository indexer cannot beat;
+* **cold**: the trace with an empty cache (facts and traces);
+* **warm**: the same trace again in a new engine over the filled cache (a rebuild: the trace cache answers);
+* **1 file**: after appending a comment to the entry's file (the trace is computed again; only that file is
+  parsed again).
+
+Times are CPU seconds of the process (``time.process_time``, user and system): on a shared machine, wall
+time measures the neighbours as much as the work. ``--runs`` gives medians. Then: a cold build of all the flows in one process, as ``sphinx-build`` does it,
+with its peak RSS (``ru_maxrss`` of a child process); the scale curve: the fixed flow of
+``benchmarks/gen_workspace.py`` on generated workspaces of ``--sizes`` functions; with ``CODETRACE_DYNAMO``,
+how Dynamo's Rust call sites resolve.
 """
 
 from __future__ import annotations
@@ -15,75 +25,182 @@ import argparse
 import ast
 import collections
 import contextlib
+import gc
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
+from gen_workspace import FLOW as SCALE_FLOW
+from gen_workspace import generate
+
+from sphinxext.codetrace.cargo import discover_crates
 from sphinxext.codetrace.index import Index
 from sphinxext.codetrace.model import Resolution
 from sphinxext.codetrace.resolve.rust import RustResolver
 from sphinxext.codetrace.spec import parse_options
 from sphinxext.codetrace.trace import Engine
-from sphinxext.codetrace.workspace import RepoConfig, Workspace
+from sphinxext.codetrace.workspace import SKIP_DIRS, RepoConfig, Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
-
-FLOWS: list[tuple[str, str, str, dict[str, str]]] = [
-    ("codetrace", str(ROOT), "sphinxext.codetrace.directive.CodetraceDirective.run", {"depth": "6"}),
-]
-if os.environ.get("CODETRACE_SGLANG"):
-    FLOWS += [
-        (
-            "sglang",
-            os.environ["CODETRACE_SGLANG"],
-            "sglang.srt.managers.scheduler.Scheduler.run_batch",
-            {"depth": "4", "max-steps": "400"},
-        ),
-        (
-            "sglang",
-            os.environ["CODETRACE_SGLANG"],
-            "sglang.srt.managers.tokenizer_manager.TokenizerManager.generate_request",
-            {"depth": "4", "max-steps": "400"},
-        ),
-    ]
-if os.environ.get("CODETRACE_DYNAMO"):
-    FLOWS += [
-        (
-            "dynamo",
-            os.environ["CODETRACE_DYNAMO"],
-            "dynamo_llm::kv_router::KvRouter::find_best_match",
-            {"depth": "4", "max-steps": "400"},
-        ),
-        (
-            "dynamo",
-            os.environ["CODETRACE_DYNAMO"],
-            "lib/llm/src/http/service/openai.rs::completions",
-            {"depth": "4", "max-steps": "400"},
-        ),
-    ]
+DEPTH4 = {"depth": "4", "max-steps": "400"}
 
 
-def _trace(repo: str, path: str, entry: str, options: dict[str, str], cache: Path) -> tuple[float, int, int]:
-    workspace, _ = Workspace.from_configs([RepoConfig(repo, Path(path))])
+@dataclass(frozen=True)
+class Flow:
+    repo: str
+    path: Path
+    entry: str
+    options: dict[str, str]
+
+    @property
+    def label(self) -> str:
+        return f"{self.repo}:{self.entry}"
+
+
+def flows() -> list[Flow]:
+    found = [Flow("codetrace", ROOT, "sphinxext.codetrace.directive.CodetraceDirective.run", {"depth": "6"})]
+    sglang, dynamo = os.environ.get("CODETRACE_SGLANG"), os.environ.get("CODETRACE_DYNAMO")
+    if sglang:
+        found += [
+            Flow("sglang", Path(sglang), "sglang.srt.managers.scheduler.Scheduler.run_batch", DEPTH4),
+            Flow(
+                "sglang",
+                Path(sglang),
+                "sglang.srt.managers.tokenizer_manager.TokenizerManager.generate_request",
+                DEPTH4,
+            ),
+        ]
+    if dynamo:
+        found += [
+            Flow("dynamo", Path(dynamo), "dynamo_llm::kv_router::KvRouter::find_best_match", DEPTH4),
+            Flow("dynamo", Path(dynamo), "lib/llm/src/http/service/openai.rs::completions", DEPTH4),
+        ]
+    return found
+
+
+@dataclass
+class Run:
+    seconds: float
+    parsed: int
+    traced: int
+    steps: int
+    files: list[str]
+    entry_path: str
+
+
+def _trace(repo: str, root: Path, entry: str, options: dict[str, str], cache: Path | None) -> Run:
+    workspace, errors = Workspace.from_configs([RepoConfig(repo, root)])
+    assert not errors, errors
+    gc.collect()  # the previous run's engine is garbage: collecting it is not this run's cost
+    start = time.process_time()
     engine = Engine(workspace, cache)
-    start = time.perf_counter()
     trace = engine.trace(parse_options("bench", {"entry": entry, **options}))
-    return time.perf_counter() - start, engine.index.parsed, len(trace.steps)
+    seconds = time.process_time() - start
+    return Run(seconds, engine.index.parsed, engine.traced, len(trace.steps), engine.last_files, trace.entry.path)
 
 
-def _floor(path: str, files_read: int) -> tuple[float, int]:
-    """Seconds to parse every .py file of the checkout's Python roots with ``ast`` (the fastest parser)."""
-    workspace, _ = Workspace.from_configs([RepoConfig("r", Path(path))])
-    files = sorted({p for root in next(iter(workspace.repos.values())).python_roots for p in root.rglob("*.py")})
-    start = time.perf_counter()
-    for f in files:
-        with contextlib.suppress(SyntaxError, ValueError):
+def _copy(path: Path, into: Path) -> Path:
+    """A copy of a checkout's sources (no VCS or build folders), with the original modification times."""
+    target = into / path.name
+    shutil.copytree(path, target, symlinks=True, ignore=shutil.ignore_patterns(*SKIP_DIRS, "_build"))
+    return target
+
+
+def _measure(flow: Flow, copy: Path) -> dict[str, float | int]:
+    """Cold, warm and one-file-changed runs of ``flow`` on ``copy``, with a cache of its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp)
+        cold = _trace(flow.repo, copy, flow.entry, flow.options, cache)
+        warm = _trace(flow.repo, copy, flow.entry, flow.options, cache)
+        assert warm.traced == 0 and warm.parsed == 0, "a warm run must trace and parse nothing"
+        edited = copy / cold.entry_path
+        original = edited.read_bytes()
+        try:
+            edited.write_bytes(original + b"\n// bench\n" if edited.suffix == ".rs" else original + b"\n# bench\n")
+            one = _trace(flow.repo, copy, flow.entry, flow.options, cache)
+        finally:
+            edited.write_bytes(original)
+    return {
+        "cold": cold.seconds,
+        "warm": warm.seconds,
+        "one": one.seconds,
+        "parsed": cold.parsed,
+        "one_parsed": one.parsed,
+        "steps": cold.steps,
+        "files": len(cold.files),
+    }
+
+
+def floor(path: Path) -> tuple[float, int]:
+    """Seconds to parse every file of a checkout once with the fastest parser: ``ast`` for the ``.py`` files
+    under its Python roots, tree-sitter (no fact extraction) for the ``.rs`` files of its crates."""
+    from tree_sitter import Parser
+
+    from sphinxext.codetrace.index.rust import language
+
+    workspace, _ = Workspace.from_configs([RepoConfig("r", path)])
+    repo = next(iter(workspace.repos.values()))
+    py = [repo.root / p for p in workspace.python_relpaths(repo)]
+    rs: set[Path] = set()
+    for top in {(repo.root / c.root).parent for c in discover_crates(repo.root)}:
+        rs.update(p for p in top.rglob("*.rs") if not SKIP_DIRS.intersection(p.parts))
+    parser = Parser(language())
+    start = time.process_time()
+    for f in py:
+        with contextlib.suppress(SyntaxError, ValueError, OSError):
             ast.parse(f.read_bytes())
-    return time.perf_counter() - start, len(files)
+    for f in sorted(rs):
+        with contextlib.suppress(OSError):
+            parser.parse(f.read_bytes())
+    return time.process_time() - start, len(py) + len(rs)
+
+
+def _cold_build(cache: Path) -> None:
+    """Child process: every flow in one engine over one workspace, as a Sphinx build; prints JSON."""
+    configs, seen = [], set()
+    for flow in flows():
+        if flow.repo not in seen:
+            seen.add(flow.repo)
+            configs.append(RepoConfig(flow.repo, flow.path))
+    workspace, _ = Workspace.from_configs(configs)
+    start, wall = time.process_time(), time.perf_counter()
+    engine = Engine(workspace, cache)
+    for flow in flows():
+        engine.trace(parse_options("bench", {"entry": flow.entry, "repo": flow.repo, **flow.options}))
+    seconds, wall = time.process_time() - start, time.perf_counter() - wall
+    import resource
+
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "wall": wall, "rss_mb": rss_kb / 1024, "parsed": engine.index.parsed}))
+
+
+def cold_build() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(
+            [sys.executable, __file__, "--cold-build", tmp], capture_output=True, text=True, check=True, timeout=3600
+        )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def scale(sizes: list[int], runs: int) -> list[dict[str, float | int]]:
+    rows = []
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            counts = generate(Path(tmp) / "synth", size)
+            flow = Flow("synth", Path(tmp) / "synth", SCALE_FLOW[0], SCALE_FLOW[1])
+            samples = [_measure(flow, flow.path) for _ in range(runs)]
+            seconds, _ = floor(flow.path)
+        row = {k: statistics.median(float(s[k]) for s in samples) for k in samples[0]}
+        rows.append({**row, "functions": counts["functions"], "workspace_files": counts["files"], "floor": seconds})
+    return rows
 
 
 def _rust_index(path: str, cache: Path) -> tuple[float, int, Counter[str]]:
@@ -120,38 +237,70 @@ def _rust_report(path: str) -> None:
         "external, quiet (plumbing)": counts["external/quiet"],
         "unresolved": counts["unresolved"],
     }
-    print(f"rust index of {files} files: cold {cold:.2f} s, warm {warm:.2f} s; {total} call sites:")
+    print(f"rust index of {files} files (no trace cache): cold {cold:.2f} s, warm {warm:.2f} s; {total} call sites:")
     for label, value in groups.items():
         print(f"  {label:<46} {value:>7} {100 * value / total:5.1f}%")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1, help="median of this many runs (default 1)")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="functions of the generated workspaces")
+    parser.add_argument("--no-scale", action="store_true", help="skip the scale curve")
+    parser.add_argument("--cold-build", metavar="CACHE", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(f"{'flow':<70} {'cold s':>8} {'warm s':>8} {'parsed':>7} {'steps':>6}")
-    for repo, path, entry, options in FLOWS:
-        colds, warms = [], []
-        parsed = steps = 0
-        for _ in range(args.runs):
-            with tempfile.TemporaryDirectory() as tmp:
-                cold, parsed, steps = _trace(repo, path, entry, options, Path(tmp))
-                warm, warm_parsed, _ = _trace(repo, path, entry, options, Path(tmp))
-                assert warm_parsed == 0, "a warm run must parse nothing"
-                colds.append(cold)
-                warms.append(warm)
-        print(
-            f"{repo + ':' + entry:<70} {statistics.median(colds):>8.2f} {statistics.median(warms):>8.2f} "
-            f"{parsed:>7} {steps:>6}"
-        )
-    seen = set()
-    for repo, path, *_ in FLOWS:
-        if path in seen:
-            continue
-        seen.add(path)
-        seconds, count = _floor(path, 0)
-        print(f"floor: ast-parse all {count} .py files of {repo}: {seconds:.2f} s")
+    if args.cold_build:
+        _cold_build(Path(args.cold_build))
+        return 0
+
+    floors: dict[str, float] = {}
+    for flow in flows():
+        if flow.repo not in floors:
+            floors[flow.repo], count = floor(flow.path)
+            print(f"floor of {flow.repo}: parse its {count} .py/.rs files once: {floors[flow.repo]:.2f} s")
+    print("(CPU seconds of the process: time.process_time)")
+    print()
+    head = f"{'flow':<78} {'floor s':>7} {'cold s':>7} {'warm s':>7} {'1 file s':>8} {'parsed':>8} {'steps':>5}"
+    print(head)
+    totals = collections.Counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        copies: dict[str, Path] = {}
+        for flow in flows():
+            if flow.repo not in copies:
+                copies[flow.repo] = _copy(flow.path, Path(tmp) / flow.repo)
+            samples = [_measure(flow, copies[flow.repo]) for _ in range(args.runs)]
+            row = {k: statistics.median(float(s[k]) for s in samples) for k in samples[0]}
+            for key in ("cold", "warm", "one"):
+                totals[key] += row[key]
+            parsed = f"{row['parsed']:.0f}/{row['one_parsed']:.0f}"
+            print(
+                f"{flow.label:<78} {floors[flow.repo]:>7.2f} {row['cold']:>7.2f} {row['warm']:>7.2f} "
+                f"{row['one']:>8.2f} {parsed:>8} {row['steps']:>5.0f}"
+            )
+    total_floor = sum(floors.values())
+    print(
+        f"{'all flows (floor: every repository once)':<78} {total_floor:>7.2f} {totals['cold']:>7.2f} "
+        f"{totals['warm']:>7.2f} {totals['one']:>8.2f}"
+    )
+    print(f"  warm / floor = {totals['warm'] / total_floor:.3f}; cold / floor = {totals['cold'] / total_floor:.2f}")
+    print("  (parsed: files parsed cold / after the one-file edit)")
+    build = cold_build()
+    print(
+        f"cold build of all {len(flows())} flows in one process: {build['seconds']:.2f} s "
+        f"({build['wall']:.2f} s wall), {build['parsed']:.0f} files parsed, peak RSS {build['rss_mb']:.0f} MB; "
+        f"/ floor = {build['seconds'] / total_floor:.2f}"
+    )
+    if not args.no_scale:
+        print()
+        print(f"scale: the fixed flow {SCALE_FLOW[0]} in generated workspaces (benchmarks/gen_workspace.py)")
+        print(f"{'functions':>9} {'files':>6} {'floor s':>7} {'cold s':>7} {'warm s':>7} {'1 file s':>8} {'read':>5}")
+        for row in scale([int(s) for s in args.sizes.split(",") if s], args.runs):
+            print(
+                f"{row['functions']:>9.0f} {row['workspace_files']:>6.0f} {row['floor']:>7.2f} {row['cold']:>7.2f} "
+                f"{row['warm']:>7.2f} {row['one']:>8.2f} {row['files']:>5.0f}"
+            )
     if os.environ.get("CODETRACE_DYNAMO"):
+        print()
         _rust_report(os.environ["CODETRACE_DYNAMO"])
     return 0
 

@@ -8,6 +8,8 @@ Build (from the repository root)::
     sphinx-build -W --keep-going -b html example_docs example_docs/_build/html
 """
 
+import os
+
 project = "sphinx-codetrace"
 author = "sphinx-codetrace developers"
 copyright = "sphinx-codetrace developers"
@@ -27,6 +29,17 @@ codetrace_repos = {
     "codetrace": {"path": ".."},
 }
 # [/codetrace-config]
+
+# The real-world flows (flows/) trace Dynamo and SGLang checkouts. When these variables are unset the repos are
+# declared without a checkout, and each flow renders as a note saying which variable to set.
+codetrace_repos.update(
+    {
+        "dynamo": {"path": os.environ.get("CODETRACE_DYNAMO"), "env": "CODETRACE_DYNAMO"},
+        "sglang": {"path": os.environ.get("CODETRACE_SGLANG"), "env": "CODETRACE_SGLANG"},
+    }
+)
+# The long real-world flows walk thousands of calls; give a trace more time than the default 120 s.
+codetrace_time_budget = 900
 
 # -- general ------------------------------------------------------------------------------------------------
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}

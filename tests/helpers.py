@@ -76,7 +76,7 @@ class Expectation:
     comment_line: int
     call_line: int
     selector: str | None
-    kinds: tuple[str, ...]  # "await", "spawn"
+    kinds: tuple[str, ...]  # "await", "spawn", "queue" (a hand-off: the walk's hand-off hook is asked too)
     what: str  # "callee", "new", "external", "builtin", "unresolved", "candidates"
     target: str | None  # for "candidates": the qualified names, sorted, space separated
     resolution: str | None
@@ -108,7 +108,7 @@ def parse_expectations(root: Path = PYREPO) -> list[Expectation]:
                 resolution, body = rm.group("res"), body[: rm.start()]
             tokens = body.split()
             kinds = []
-            while tokens and tokens[0] in ("await", "spawn"):
+            while tokens and tokens[0] in ("await", "spawn", "queue"):
                 kinds.append(tokens.pop(0))
             if not tokens:
                 raise ValueError(f"{file}:{index + 1}: empty expectation")

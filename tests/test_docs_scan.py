@@ -120,7 +120,8 @@ def test_myst_colon_options_yaml_block_and_fences() -> None:
 
 def test_conf_py_and_the_example_docs_tree() -> None:
     config = read_docs_config(EXAMPLE_DOCS)
-    assert set(config.repos) == {"demo", "codetrace"}
+    # dynamo and sglang (flows/) are declared from environment variables, with no path when those are unset
+    assert set(config.repos) == {"demo", "codetrace", "dynamo", "sglang"}
     assert ".md" in config.suffixes  # myst_parser is enabled
     assert config.lock_file == EXAMPLE_DOCS.resolve() / "codetrace.lock.json"
     sites = find_directives(config)
@@ -128,7 +129,9 @@ def test_conf_py_and_the_example_docs_tree() -> None:
     for site in sites:
         by_doc[site.docname] = by_doc.get(site.docname, 0) + 1
     # what a Sphinx build of example_docs renders: the examples inside code blocks are not directives
-    assert by_doc == {"crossings": 1, "index": 1, "myst": 3, "selftrace": 3, "tutorial": 7}
+    flows = {f"flows/{name}": 1 for name in ("inference-request", "kv-cache-lookup", "disaggregated-handoff")}
+    flows |= {"flows/kv-events": 2, "flows/hicache-tiers": 1}
+    assert by_doc == {"crossings": 1, "index": 1, "myst": 3, "selftrace": 3, "tutorial": 9, **flows}
     admission = next(s for s in sites if s.title == "Admission control")
     assert admission.relpath == "myst.md" and admission.options["entry"] == "tinyserve.scheduler.Scheduler.submit"
 

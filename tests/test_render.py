@@ -32,7 +32,7 @@ SEQUENCE_LINE = re.compile(
             rf"    participant {ID} as {SAFE}",
             r"    end",
             r"    autonumber(?: off| \d+)?",
-            rf"    {ID}(?:->>\+?|->\+?|-\)\+?|-->>-|--x){ID}: {SAFE}",
+            rf"    {ID}(?:->>\+?|->\+?|-\)\+?|--\)\+?|-->>-|--x){ID}: {SAFE}",
             rf"    (?:critical|break) {SAFE}",
             rf"    Note over {ID}(?:,{ID})?: {SAFE}",
             rf"    link {ID}: {SAFE} @ {URL_SAFE}",

@@ -8,6 +8,7 @@ from helpers import PYREPO, REPO_NAME, Expectation, fixture_workspace, parse_exp
 
 from sphinxext.codetrace.index import Index
 from sphinxext.codetrace.model import CallSite, Resolution, StepKind
+from sphinxext.codetrace.resolve.handoff import PyHandoffs
 from sphinxext.codetrace.resolve.python import PySymbol, PythonResolver
 
 EXPECTATIONS = parse_expectations()
@@ -29,7 +30,7 @@ def test_corpus_is_large_and_covers_every_kind() -> None:
     whats = {e.what for e in EXPECTATIONS}
     assert whats == {"callee", "new", "external", "builtin", "unresolved", "candidates"}
     kinds = {k for e in EXPECTATIONS for k in e.kinds}
-    assert kinds == {"await", "spawn"}
+    assert kinds == {"await", "spawn", "queue"}
     resolutions = {e.resolution for e in EXPECTATIONS} - {None}
     assert {"direct", "import", "typed", "inherited"} <= resolutions
 
@@ -57,9 +58,15 @@ def _call_for(resolver: PythonResolver, e: Expectation) -> tuple[PySymbol, CallS
 def test_resolution(resolver: PythonResolver, e: Expectation) -> None:
     sym, call = _call_for(resolver, e)
     out = resolver.resolve_call(sym, call)
+    # what the walk asks next: is the call a hand-off (a queue step)? Only `queue` expectations may say so.
+    out = PyHandoffs(resolver.workspace, resolver).handoff(sym, call, None, out, [(sym, None, None)])
 
     expected_kind = StepKind(e.kinds[0]) if e.kinds else StepKind.CALL
-    assert call.kind is expected_kind
+    if expected_kind is StepKind.QUEUE:
+        assert out.kind is StepKind.QUEUE and call.kind in (StepKind.CALL, StepKind.AWAIT), out
+    else:
+        assert call.kind is expected_kind
+        assert out.kind is None, f"{call.text!r} is not a hand-off: {out}"
 
     if e.what == "callee":
         assert out.callee is not None, f"{call.text!r} unresolved: {out}"

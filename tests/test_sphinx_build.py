@@ -231,3 +231,29 @@ def test_new_mtimes_with_the_same_content_read_nothing(basic):
     app = build()
     assert re.search(r"reading sources\.\.\.[^\n]*index", app.status.getvalue())
     assert "get(key: str)" in (app.outdir / "index.html").read_text(encoding="utf-8").split("spawn audit")[1]
+
+
+def test_repo_declared_without_checkout_renders_a_placeholder(make_app, tmp_path, rootdir, capsys):
+    """A repo whose path is None or empty (an unset environment variable) is declared but not checked out:
+    a flow naming it (entry prefix or bridge end) renders an admonition saying what to set, not a warning."""
+    src = tmp_path / "unchecked"
+    shutil.copytree(rootdir / "test-unchecked", src)
+    shutil.copytree(rootdir / "test-basic" / "repo", src / "repo")
+    app = make_app("html", srcdir=src)
+    app.build()
+    warnings = _warnings(app)
+    # only the misspelled repo warns: it is not declared at all
+    assert len(warnings) == 1 and "unknown repo 'fra'" in warnings[0], warnings
+    html = (app.outdir / "index.html").read_text(encoding="utf-8")
+    assert html.count("codetrace-unavailable") == 2
+    assert "This diagram traces far; set CODETRACE_TEST_NEVER_SET=/path/to/checkout to render it." in html
+    assert "This diagram traces bare; set a path for bare in codetrace_repos to render it." in html
+    assert sum(d.startswith("sequenceDiagram") for d in PRE.findall(html)) == 1  # the local flow still renders
+
+    from sphinxext.codetrace.docs_check import check_docs
+
+    capsys.readouterr()
+    status = check_docs(src, cache_dir=tmp_path / "cache")
+    out, err = capsys.readouterr()
+    assert status == 1 and out.count("codetrace.repo") == 1 and "unknown repo 'fra'" in out
+    assert err.count("skipped: This diagram traces") == 2

@@ -17,6 +17,7 @@ from sphinxext.codetrace.workspace import (
     read_git_commit,
     read_git_remote,
     remote_link_template,
+    unchecked_repos,
 )
 
 SHA1 = "0123456789abcdef0123456789abcdef01234567"
@@ -266,6 +267,30 @@ def test_parse_repo_configs(tmp_path: Path) -> None:
     for needle in ("'evil'", "'bad name'", "'nopath'", "pyhton_roots", "'roots'"):
         assert needle in text
     assert parse_repo_configs(["not", "a", "dict"], tmp_path)[0] == []
+
+
+def test_repos_declared_without_a_checkout(tmp_path: Path) -> None:
+    """``"path": None`` or ``""`` (an unset environment variable) declares a repo that is not checked out: left
+    out of the workspace without a problem, and listed by unchecked_repos with the variable its "env" names."""
+    raw = {
+        "dynamo": {"path": None, "env": "CODETRACE_DYNAMO"},
+        "sglang": {"path": "  ", "env": "CODETRACE_SGLANG", "python_roots": ["python"]},
+        "bare": None,
+        "empty": "",
+        "here": {"path": "x", "env": "CODETRACE_HERE"},
+        "badenv": {"path": None, "env": "not a variable"},
+    }
+    configs, problems = parse_repo_configs(raw, tmp_path)
+    assert [c.name for c in configs] == ["here"]
+    assert problems == ["repo 'badenv': env must name an environment variable, got 'not a variable'"]
+    assert unchecked_repos(raw) == {
+        "badenv": None,
+        "bare": None,
+        "dynamo": "CODETRACE_DYNAMO",
+        "empty": None,
+        "sglang": "CODETRACE_SGLANG",
+    }
+    assert unchecked_repos(["not", "a", "dict"]) == {}
 
 
 # -- Python roots -------------------------------------------------------------------------------------------------

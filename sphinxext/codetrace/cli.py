@@ -1,7 +1,8 @@
 """Command line: the same engine as the directive, from a shell.
 
 ``python -m sphinxext.codetrace trace --repo NAME=PATH --entry SYMBOL [--stop-at S]... [--depth N]
-[--max-steps N] [--format json|mermaid|flowchart]`` prints one trace. The JSON follows the schema
+[--max-steps N] [--bridge 'A -> B (label)']... [--paths-only [+1]] [--format json|mermaid|flowchart]`` prints
+one trace. The JSON follows the schema
 ``codetrace.trace/1`` documented in the README. Problems go to stderr; the exit status is 0 on success,
 1 when the trace could not be made, 2 for bad arguments.
 
@@ -59,6 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-steps", type=int)
     t.add_argument("--include", action="append", default=[], metavar="GLOB")
     t.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+    t.add_argument(
+        "--bridge",
+        action="append",
+        default=[],
+        metavar="'A -> B (label)'",
+        help="a hand-off no analysis can see: when the walk reaches A it goes on in B (repeatable)",
+    )
+    t.add_argument(
+        "--paths-only",
+        nargs="?",
+        const="",
+        metavar="+1",
+        help="keep only the calls on a path from the entry to a --stop-at point; '+1': and the calls off it",
+    )
     t.add_argument("--group-by", choices=GROUP_BY, default="class")
     t.add_argument("--title", default="")
     t.add_argument(
@@ -115,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         options["depth"] = str(args.depth)
     if args.max_steps is not None:
         options["max-steps"] = str(args.max_steps)
+    if args.bridge:
+        options["bridge"] = "\n".join(args.bridge)
+    if args.paths_only is not None:
+        options["paths-only"] = args.paths_only
     try:
         spec = parse_options(args.title, options)
     except CodetraceError as exc:

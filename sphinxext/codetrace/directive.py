@@ -7,11 +7,14 @@ are reused by the next (each ``-j`` worker has its own). Every source file a tra
 
 Problems become warnings with ``type="codetrace"`` and a subtype (``spec``, ``repo``, ``unresolved``,
 ``drift``, ``parse``, ``read``, ``config``) at the directive's location: ``-W`` turns them into errors and
-``suppress_warnings = ["codetrace.parse"]`` silences a kind. The build always goes on.
+``suppress_warnings = ["codetrace.parse"]`` silences a kind. The build always goes on. A flow that names a
+repo declared in ``codetrace_repos`` without a checkout (``"path": None``, e.g. an unset environment variable)
+is not a problem: it renders as an admonition saying which variable to set.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,18 +23,19 @@ from docutils.parsers.rst import directives
 from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
+from sphinx.util.display import status_iterator
 from sphinx.util.docutils import SphinxDirective
 from sphinxcontrib.mermaid import mermaid as mermaid_node
 
 from . import freshness
 from .diagnostics import CodetraceError, Diagnostic
-from .docs_check import accept_command, explain_failure, verify_trace
+from .docs_check import accept_command, explain_failure, not_checked_out, verify_trace
 from .drift import LOCK_FILE, load_lock, lock_key
 from .model import Trace
 from .render import Budget, StepRow, flowchart, sequence_diagram, step_rows
-from .spec import OPTIONS, FlowSpec, parse_options
+from .spec import OPTIONS, REPEATABLE, FlowSpec, parse_options
 from .trace import Engine
-from .workspace import DEFAULT_MAX_FILE_BYTES, Workspace, parse_repo_configs
+from .workspace import DEFAULT_MAX_FILE_BYTES, Workspace, parse_repo_configs, unchecked_repos
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +76,25 @@ def _make_engine(app: Sphinx) -> None:
     cache = app.config.codetrace_cache_dir
     cache_dir = Path(app.confdir, cache) if cache else Path(app.doctreedir) / "codetrace-cache"
     budget = app.config.codetrace_time_budget
-    _ENGINES[id(app.env)] = Engine(workspace, cache_dir, float(budget) if budget else None)
+    engine = _ENGINES[id(app.env)] = Engine(workspace, cache_dir, float(budget) if budget else None)
+    engine.index.progress = _progress(app)
     lock = app.config.codetrace_lock_file
     _LOCK_FILES[id(app.env)] = (Path(app.confdir, lock), accept_command(app.confdir)) if lock else None
+
+
+def _progress(app: Sphinx) -> Callable[[list[str], str], Iterator[str]]:
+    """Progress of the engine's long passes (indexing a Rust workspace, scanning every Python file) through
+    Sphinx's status iterator, in at most 20 steps, each naming its first file."""
+
+    def show(items: list[str], summary: str) -> Iterator[str]:
+        size = max(1, -(-len(items) // 20))
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        for chunk in status_iterator(
+            chunks, summary, "darkgreen", len(chunks), app.verbosity, stringify_func=lambda c: f"{c[0]} ({len(c)})"
+        ):
+            yield from chunk
+
+    return show
 
 
 def _drop_engine(app: Sphinx, exception: BaseException | None) -> None:
@@ -94,10 +114,13 @@ class CodetraceDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         location = self.get_location()
         try:
-            spec = parse_options(self.arguments[0] if self.arguments else "", self.options)
+            spec = parse_options(self.arguments[0] if self.arguments else "", self._options())
         except CodetraceError as exc:
             _warn(exc.diagnostic, location)
             return []
+        unavailable = not_checked_out(spec, unchecked_repos(self.config.codetrace_repos))
+        if unavailable:  # declared in codetrace_repos without a checkout: say how to enable it, no warning
+            return [self._unavailable(spec, unavailable)]
         freshness.note_traced(self.env)
         engine = _ENGINES.get(id(self.env))
         if engine is None:  # pragma: no cover - builder-inited always ran
@@ -116,6 +139,17 @@ class CodetraceDirective(SphinxDirective):
         for problem in self._drift(spec, trace, engine):
             _warn(problem, location)
         return [self._render(spec, trace, engine)]
+
+    def _options(self) -> dict[str, Any]:
+        """The options, with every line of a repeated ``:bridge:`` (MyST's colon form would keep the last)."""
+        options = dict(self.options)
+        for name in REPEATABLE:
+            marker = f":{name}:"
+            lines = [line.strip() for line in (self.block_text or "").splitlines()]
+            values = [line[len(marker) :].strip() for line in lines if line.startswith(marker)]
+            if len(values) > 1:
+                options[name] = "\n".join(values)
+        return options
 
     def _drift(self, spec: FlowSpec, trace: Trace, engine: Engine) -> list[Diagnostic]:
         """Missing stop points, ``:expect:`` and the lock file (:func:`~.docs_check.verify_trace`). The lock
@@ -141,6 +175,13 @@ class CodetraceDirective(SphinxDirective):
         for path in files:
             self.env.note_dependency(path)
         return problems + more
+
+    def _unavailable(self, spec: FlowSpec, message: str) -> nodes.Node:
+        box = nodes.admonition(classes=["codetrace", "codetrace-unavailable"])
+        self.set_source_info(box)
+        box += nodes.title(text=spec.title)
+        box += nodes.paragraph(text=message)
+        return box
 
     def _placeholder(self, spec: FlowSpec, message: str) -> nodes.Node:
         box = nodes.container(classes=["codetrace", "codetrace-error"])

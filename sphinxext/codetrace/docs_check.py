@@ -13,6 +13,10 @@ each flow's trace in the lock file: new flows are added; a flow whose trace chan
 locked unless ``--update`` accepts it; ``--update`` also drops entries of flows that are gone. A flow that
 cannot be traced (bad spec, entry not found) or whose key is not unique in its document is reported, keeps
 its old entry, and makes the exit status 1. The file is rewritten only when its text changes.
+
+A flow that names a repo ``codetrace_repos`` declares without a checkout (``"path": None``, e.g. from an unset
+environment variable; :func:`not_checked_out`) is skipped by both commands with a note on stderr, not a
+problem: the Sphinx build shows a placeholder saying how to enable it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -29,9 +34,9 @@ from .docs_scan import DirectiveSite, DocsConfig, find_directives, read_docs_con
 from .drift import LockFile, expect_problem, load_lock, lock_diff, lock_entry, lock_key, lock_lines, lock_problem
 from .lookup import explain_unresolved, missing_stop_points
 from .model import Trace
-from .spec import FlowSpec, parse_options
+from .spec import FlowSpec, parse_options, split_repo
 from .trace import Engine
-from .workspace import Workspace, parse_repo_configs
+from .workspace import Workspace, parse_repo_configs, unchecked_repos
 
 
 def accept_command(docs_dir: Path | str) -> str:
@@ -79,6 +84,28 @@ def explain_failure(engine: Engine, spec: FlowSpec, error: CodetraceError) -> Di
     return explain_unresolved(engine, spec, error.diagnostic)
 
 
+def named_repos(spec: FlowSpec) -> list[str]:
+    """The repos a flow names: its ``:repo:`` (or the entry's ``repo:`` prefix) and the ``repo:`` prefixes of
+    its bridges' ends, in that order, without repeats."""
+    names = [spec.repo] if spec.repo else []
+    for bridge in spec.bridges:
+        names.extend(repo for repo, _ in (split_repo(bridge.source), split_repo(bridge.target)) if repo)
+    return list(dict.fromkeys(names))
+
+
+def not_checked_out(spec: FlowSpec, unchecked: Mapping[str, str | None]) -> str:
+    """Why a flow cannot be drawn in this build: the repos it names that ``codetrace_repos`` declares without a
+    checkout (see :func:`~.workspace.unchecked_repos`) and how to enable them; ``""`` when there are none."""
+    missing = [repo for repo in named_repos(spec) if repo in unchecked]
+    if not missing:
+        return ""
+    envs = [f"{unchecked[repo]}=/path/to/checkout" for repo in missing if unchecked[repo]]
+    paths = [repo for repo in missing if not unchecked[repo]]
+    how = [f"set {' and '.join(envs)}"] if envs else []
+    how += [f"set a path for {' and '.join(paths)} in codetrace_repos"] if paths else []
+    return f"This diagram traces {' and '.join(missing)}; {' and '.join(how)} to render it."
+
+
 # -- the docs tree -------------------------------------------------------------------------------------------------
 
 
@@ -93,6 +120,7 @@ class Flow:
     failure: Diagnostic | None = None  # why it could not be traced
     warnings: list[Diagnostic] = field(default_factory=list)  # problems met on the way (parse, read)
     duplicate_of: DirectiveSite | None = None
+    skipped: str = ""  # why the flow was not traced: a repo it names is not checked out (not a problem)
 
 
 @dataclass
@@ -123,6 +151,7 @@ def run_docs(docs_dir: Path, cache_dir: Path | None = None) -> DocsRun:
     lock = load_lock(config.lock_file) if config.lock_file else LockFile(config.confdir / "codetrace.lock.json")
     flows: list[Flow] = []
     seen: dict[str, DirectiveSite] = {}
+    unchecked = unchecked_repos(config.repos)
     for site in find_directives(config):
         flow = Flow(site, _raw_key(site))
         flows.append(flow)
@@ -135,6 +164,9 @@ def run_docs(docs_dir: Path, cache_dir: Path | None = None) -> DocsRun:
         if flow.key in seen:
             flow.duplicate_of = seen[flow.key]
         seen.setdefault(flow.key, site)
+        flow.skipped = not_checked_out(flow.spec, unchecked)
+        if flow.skipped:
+            continue
         try:
             flow.trace = engine.trace(flow.spec)
         except CodetraceError as exc:
@@ -191,6 +223,9 @@ def check_docs(docs_dir: Path, diff: bool = False, cache_dir: Path | None = None
         where = report.where(flow.site.relpath, flow.site.line)
         if flow.failure is not None:
             report.problem(where, flow.failure)
+            continue
+        if flow.skipped:
+            print(f"{where}: skipped: {flow.skipped}", file=sys.stderr)
             continue
         assert flow.spec is not None and flow.trace is not None
         for warning in flow.warnings:
@@ -259,6 +294,11 @@ def lock_docs(docs_dir: Path, update: bool = False, cache_dir: Path | None = Non
             if flow.key in old:
                 new[flow.key] = old[flow.key]
             continue
+        if flow.skipped:  # cannot be traced in this checkout: its lock entry stays as it was
+            print(f"{where}: skipped: {flow.skipped}", file=sys.stderr)
+            if flow.key in old:
+                new[flow.key] = old[flow.key]
+            continue
         assert flow.trace is not None
         duplicate = _duplicate(flow)
         if duplicate is not None:
@@ -303,6 +343,8 @@ __all__ = [
     "check_docs",
     "explain_failure",
     "lock_docs",
+    "named_repos",
+    "not_checked_out",
     "run_docs",
     "verify_trace",
 ]

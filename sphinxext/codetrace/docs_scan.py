@@ -16,6 +16,7 @@ is trusted code, as in any Sphinx build) and keeps what the command line needs: 
 * MyST Markdown: fenced blocks (backticks, tildes or a ``:::`` colon fence) whose info string is
   ``{codetrace} Title``, with ``:option: value`` lines at the top or a YAML block between ``---`` lines
   (read with PyYAML when it is installed, which MyST requires; otherwise as flat ``key: value`` lines).
+  Repeated ``:bridge:`` lines are joined, as the directive joins them.
   Fences of other languages are literal and skipped; other ``{directive}`` fences are scanned for nested
   flows, and ``{eval-rst}`` content is scanned as reStructuredText.
 
@@ -34,6 +35,7 @@ from typing import Any
 
 from .diagnostics import CodetraceError
 from .drift import LOCK_FILE
+from .spec import REPEATABLE
 from .workspace import DEFAULT_MAX_FILE_BYTES
 
 #: Directives whose content docutils does not parse as reStructuredText.
@@ -305,7 +307,8 @@ def _myst_options(body: list[str]) -> dict[str, str]:
         option = _OPTION.match(line.strip())
         if not option:
             break
-        options[option["name"]] = option["value"] or ""
+        name, value = option["name"], option["value"] or ""
+        options[name] = f"{options[name]}\n{value}" if name in REPEATABLE and name in options else value
     return options
 
 

@@ -290,6 +290,7 @@ class Step:
     note: str = ""  # "stop", "recursion", "seen at step 3", "depth limit", "excluded", ...
     propagates: bool = False  # Rust: the call's error is propagated with ``?``
     candidate_of: int = 0  # one of the candidates of dispatch step ``candidate_of`` (dynamic dispatch)
+    label: str = ""  # a declared bridge's label (kind ``bridge``)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -317,6 +318,8 @@ class Step:
             data["propagates"] = True
         if self.candidate_of:
             data["candidate_of"] = self.candidate_of
+        if self.label:
+            data["label"] = self.label
         return data
 
 

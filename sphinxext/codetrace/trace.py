@@ -13,23 +13,37 @@ resolved by the resolver of the language of the function it is written in. A cal
 callees (dynamic dispatch) is a ``candidates`` step listing them, followed by one step per candidate
 (``candidate_of`` names the dispatch step), each entered under the same rules. The walk knows nothing of
 rendering.
+
+Two spec features sit beside the walk: declared bridges (``bridge``, :mod:`.bridges`) are taken by a hook
+where a step is recorded (:meth:`_Walk.bridged`), and ``paths-only`` (:mod:`.paths`) filters the finished
+steps.
+
+Hand-offs that are not calls (a queue ``put``, a message sent to the handler of its type) are found by a hook
+after each call is resolved (:mod:`.resolve.handoff`, which reads the walk's path: what each function on the
+stack was entered with, so a message passed down as ``obj: Any`` keeps the type its sender gave it). After a
+``queue`` step whose consumers were entered, :meth:`_Walk.resume` goes on at the loop that drives them.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from .bridges import Bridges
 from .diagnostics import CodetraceError, Diagnostic
 from .index import Index
 from .model import CallSite, Lang, Loc, RaiseSite, Resolution, Signature, Site, Step, StepKind, Trace
+from .paths import paths_only
 from .resolve import Outcome
+from .resolve.handoff import PyHandoffs
 from .resolve.pyo3 import PyO3Bridge
 from .resolve.python import PythonResolver
 from .resolve.rust import RustResolver
 from .spec import FlowSpec
+from .tracecache import Checker, TraceCache, trace_key
 from .workspace import Workspace
 
 
@@ -69,6 +83,10 @@ class _Walk:
         self.expanded: dict[tuple[Any, Any], int] = {}
         self.stops: list[str] = []
         self.truncated = False
+        self.bridges: Any = None  # the spec's declared bridges (bridges.Bridges), fired from recorded steps
+        self.handoffs: Any = None  # queue and message hand-offs and their consumer loops (resolve/handoff.py)
+        self.path: list[tuple[Any, Any, CallSite | None]] = []  # (symbol, self class, call that entered it)
+        self.resumed: dict[Any, int] = {}  # consumer loop -> the step that resumed at it
 
     def full(self) -> bool:
         """Whether another step would exceed ``max-steps`` or the time budget (marking the trace truncated)."""
@@ -92,8 +110,9 @@ class _Walk:
             calls.insert(at, r)
         return calls
 
-    def walk(self, sym: Any, depth: int, self_class: Any = None) -> None:
+    def walk(self, sym: Any, depth: int, self_class: Any = None, via: CallSite | None = None) -> None:
         self.stack.append(sym)
+        self.path.append((sym, self_class, via))
         caller = sym.loc()
         for event in self.events(sym):
             site = Site(sym.repo, sym.path, event.line)
@@ -116,18 +135,26 @@ class _Walk:
             self.call(sym, caller, event, site, depth + 1, self_class)
             if self.truncated:
                 break
+        self.path.pop()
         self.stack.pop()
 
     def call(self, sym: Any, caller: Loc, call: CallSite, site: Site, depth: int, self_class: Any) -> None:
         outcome = self.resolver(sym).resolve_call(sym, call, self_class)
         if self.crossings is not None:
             outcome = self.crossings.cross(sym, call, outcome)
+        if self.handoffs is not None:
+            outcome = self.handoffs.handoff(sym, call, self_class, outcome, self.path)
         if outcome.quiet or self.full():
             return
         if outcome.candidates:
+            at = len(self.steps)
             self.dispatch(caller, call, site, depth, outcome)
+            self.bridged(at)
+            self.resume(sym, call, depth, outcome, at)
             return
+        at = len(self.steps)
         self.step(caller, call, site, depth, outcome, outcome.callee, outcome.resolution)
+        self.resume(sym, call, depth, outcome, at)
 
     def step(
         self,
@@ -193,7 +220,83 @@ class _Walk:
         )
         if enter and callee is not None:
             self.expanded[callee, receiver] = n
-            self.walk(callee, depth, receiver)
+            self.walk(callee, depth, receiver, call)
+        self.bridged(n - 1)
+
+    def bridged(self, index: int) -> None:
+        """Take the declared bridges that start at step ``index`` (see :mod:`.bridges`)."""
+        if self.bridges is not None and index < len(self.steps):
+            self.bridges.after(self, self.steps[index])
+
+    def resume(self, sym: Any, call: CallSite, depth: int, outcome: Outcome, at: int) -> None:
+        """After a ``queue`` hand-off (its steps start at index ``at``) whose consumers the walk entered: the
+        long-running loop that drives them (:meth:`.resolve.handoff.PyHandoffs.consumer_loops`; one per
+        receiving process), as steps from the loop down to the consumer (the first marked ``consumer loop``;
+        none walked again), then the loop's calls after that chain, in source order, walked under the usual
+        rules: what the consumer built is what the loop runs next. A loop met again is named, not walked twice."""
+        if outcome.kind is not StepKind.QUEUE or self.handoffs is None or self.truncated:
+            return
+        walked = {s.callee: s.n for s in self.steps[at:] if s.entered and s.depth == depth}
+        consumers = [c for c in (outcome.candidates or (outcome.callee,)) if c is not None and c.loc() in walked]
+        for plan in self.handoffs.consumer_loops(sym, call, consumers) if consumers else ():
+            if self.full():
+                return
+            self.resume_loop(plan, depth, walked)
+
+    def resume_loop(self, plan: Any, depth: int, walked: dict[Loc | None, int]) -> None:
+        """One consumer loop of :meth:`resume`: its chain down to the consumer, then its later calls."""
+        loop = plan.loop
+        again = self.resumed.get(loop)
+        last = len(plan.chain) - 1
+        for i, link in enumerate((*plan.chain, *plan.also)):
+            if self.full():
+                return
+            level = min(i, last)  # the other consumers the loop reaches the same way sit beside the last link
+            if i == 0:
+                note = plan.note() + (f"; resumed at step {again}" if again else "")
+            elif link.callee.loc() in walked:
+                note = f"expanded at step {walked[link.callee.loc()]}"
+            else:
+                note = "leads to the consumer"
+            self.steps.append(
+                Step(
+                    n=len(self.steps) + 1,
+                    depth=depth + level,
+                    caller=link.caller.loc(),
+                    callee=link.callee.loc(),
+                    target=link.callee.qualname,
+                    site=Site(link.caller.repo, link.caller.path, link.call.line),
+                    kind=link.call.kind,
+                    resolution=link.resolution,
+                    signature=_signature(link.callee.definition),
+                    handlers=link.call.handlers,
+                    note=note,
+                )
+            )
+            if i == 0:
+                self.resumed.setdefault(loop, len(self.steps))
+                self.expanded.setdefault((loop, plan.self_value), len(self.steps))
+        events = self.events(loop)
+        lead = next((i for i, e in enumerate(events) if e is plan.chain[0].call), None)
+        if again or lead is None or loop in self.stack:
+            return
+        caller = loop.loc()
+        self.stack.append(loop)
+        self.path.append((loop, plan.self_value, None))
+        for event in events[lead + 1 :]:
+            if event.line > plan.end_line or self.full():
+                continue
+            site = Site(loop.repo, loop.path, event.line)
+            if isinstance(event, RaiseSite):
+                self.steps.append(
+                    Step(len(self.steps) + 1, depth, caller, None, event.text, site, StepKind.RAISE, Resolution.DIRECT)
+                )
+                continue
+            self.call(loop, caller, event, site, depth, plan.self_value)
+            if self.truncated:
+                break
+        self.path.pop()
+        self.stack.pop()
 
     def dispatch(self, caller: Loc, call: CallSite, site: Site, depth: int, outcome: Outcome) -> None:
         """A call with several possible callees: one step naming them all (its callee is the declaration
@@ -261,6 +364,19 @@ def _resolve_entry(spec: FlowSpec, resolvers: dict[Lang, Any]) -> Any:
             raise python_error from None
 
 
+def _arm_bridges(walk: _Walk, resolvers: dict[Lang, Any]) -> list[Diagnostic]:
+    """Resolve the spec's ``:bridge:`` ends before the walk (:mod:`.bridges`); returns the ends that did not."""
+    spec = walk.spec
+    if not spec.bridges:
+        return []
+    walk.bridges, problems = Bridges.prepare(
+        spec,
+        lambda text, repo: _resolve_entry(replace(spec, entry=text, repo=repo), resolvers),
+        resolvers[Lang.PYTHON].resolve_entry,
+    )
+    return problems
+
+
 def _signature(d: Any) -> Signature:
     """The data a step carries: the callee definition's parameter and return types, as written (PyO3's GIL
     token ``py: Python<'_>`` is not data, and is left out)."""
@@ -276,6 +392,7 @@ def trace_flow(
     rust: RustResolver | None = None,
     time_budget: float | None = None,
     crossings: PyO3Bridge | None = None,
+    handoffs: PyHandoffs | None = None,
 ) -> Trace:
     """Trace one flow. Raises :class:`CodetraceError` when the entry does not resolve; problems met on the
     way (unparsable files) are returned in ``Trace.warnings``."""
@@ -292,8 +409,13 @@ def trace_flow(
             workspace.repo(spec.repo)  # unknown repo: a clear error before anything else
         entry = _resolve_entry(spec, resolvers)
         walk = _Walk(spec, resolvers, deadline, crossings)
+        walk.handoffs = handoffs or PyHandoffs(workspace, resolvers[Lang.PYTHON])
         walk.expanded[entry, None] = 0
+        declared = _arm_bridges(walk, resolvers)
         walk.walk(entry, 0)
+        if walk.bridges is not None:
+            walk.bridges.at_entry(walk, entry)
+            declared += walk.bridges.unreached(walk.truncated)
     problems: list[Diagnostic] = []
     for name, repo in workspace.repos.items():  # paths this trace met that lead outside their repo
         problems.extend(repo.refused[refused_before[name] :])
@@ -304,12 +426,17 @@ def trace_flow(
         problem = index.problem(repo_name, relpath)
         if problem is not None:
             problems.append(problem)
+    steps = walk.steps
+    if spec.paths_only is not None:
+        steps, more = paths_only(steps, spec.paths_only, walk.truncated)
+        declared += more
+    problems += declared
     d = entry.definition
     return Trace(
         title=spec.title,
         entry=entry.loc(),
         entry_signature=_signature(d),
-        steps=tuple(walk.steps),
+        steps=tuple(steps),
         stops=tuple(walk.stops),
         truncated=walk.truncated,
         truncation=walk.truncation,
@@ -319,26 +446,65 @@ def trace_flow(
 
 
 class Engine:
-    """The analysis stages wired together for one workspace: what the directive and the CLI use."""
+    """The analysis stages wired together for one workspace: what the directive and the CLI use.
+
+    With a cache directory, finished traces are stored with what they depended on and reused while all of it
+    holds (:mod:`.tracecache`): a warm build runs no resolution. Each trace that is computed gets Python
+    resolvers of its own (facts and the Rust crates are shared): an answer memoised for an earlier flow would
+    hide from this one the files it was computed from, and the files a trace read are what the Sphinx layer
+    declares and what the trace cache checks."""
 
     def __init__(self, workspace: Workspace, cache_dir: Path | None = None, time_budget: float | None = None) -> None:
         self.workspace = workspace
         self.time_budget = time_budget  # seconds one trace may take before it is truncated (None: no limit)
         self.index = Index(workspace, cache_dir)
-        self.python = PythonResolver(workspace, self.index)
         self.rust = RustResolver(workspace, self.index)
-        self.crossings = PyO3Bridge(workspace, self.python, self.rust)
+        self._new_python()
+        self.traces = TraceCache(cache_dir) if cache_dir else None
+        self.checker = Checker(workspace, cache_dir)
         self.last_files: list[str] = []
+        self.traced = 0  # traces computed (not served by the trace cache): for tests and benchmarks
+
+    def _new_python(self) -> None:
+        self.python = PythonResolver(self.workspace, self.index)
+        self.crossings = PyO3Bridge(self.workspace, self.python, self.rust)
+        self.handoffs = PyHandoffs(self.workspace, self.python)
+        self._python_fresh = True
 
     def trace(self, spec: FlowSpec) -> Trace:
-        """Trace one flow; :attr:`last_files` then lists the files it read, even when it raised."""
-        with self.index.recording() as touched:
+        """Trace one flow (or take it from the trace cache); :attr:`last_files` then lists the files it read,
+        even when it raised."""
+        key = trace_key(spec, self.workspace) if self.traces is not None else ""
+        hit = self.traces.lookup(key, self.checker) if self.traces is not None else None
+        if hit is not None:
+            self.index.touched.update(hit.touched)
+            self.workspace.replay(hit.deps)
+            self.last_files = sorted(str(self.workspace.repos[r].root / p) for r, p in hit.touched)
+            return hit.trace
+        if not self._python_fresh:
+            self._new_python()
+        self._python_fresh = False
+        self.traced += 1
+        with self.workspace.recording() as deps, self.index.recording() as touched:
             try:
-                return trace_flow(
-                    spec, self.workspace, self.index, self.python, self.rust, self.time_budget, self.crossings
+                trace = trace_flow(
+                    spec,
+                    self.workspace,
+                    self.index,
+                    self.python,
+                    self.rust,
+                    self.time_budget,
+                    self.crossings,
+                    self.handoffs,
                 )
             finally:
                 self.last_files = sorted(str(self.workspace.repos[r].root / p) for r, p in touched)
+        if self.traces is not None and trace.truncation != "time budget":
+            for repo, relpath in touched:  # files whose facts came from the index's memory were read before
+                r = self.workspace.repos[repo]
+                deps.reads.setdefault((repo, relpath), r.digests.get(relpath) or r.content_digest(relpath))
+            self.traces.store(key, trace, touched, deps, self.checker)
+        return trace
 
 
 __all__ = ["CodetraceError", "Engine", "is_rust_entry", "matches", "trace_flow"]

@@ -13,10 +13,14 @@ worktree or submodule) is followed for those metadata files only.
 from __future__ import annotations
 
 import configparser
+import contextlib
+import hashlib
 import os
 import re
+import stat
 import sys
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,9 +74,37 @@ class RepoConfig:
     commit: str | None = None  # overrides detection (e.g. CI that checks out without .git)
 
 
+#: The keys a ``codetrace_repos`` entry may have.
+REPO_KEYS = ("path", "url", "python_roots", "commit", "env")
+_ENV_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _unchecked(value: Any) -> bool:
+    """Whether a repo entry declares a repo that is not checked out: its path is ``None`` or empty (read from
+    an unset environment variable, typically)."""
+    path = value.get("path") if isinstance(value, Mapping) else value
+    return path is None or (isinstance(path, str) and not path.strip())
+
+
+def unchecked_repos(raw: Any) -> dict[str, str | None]:
+    """The repos of ``codetrace_repos`` declared without a checkout (``"path": None`` or ``""``), each with
+    the environment variable its ``"env"`` key names (``None`` without one). A flow that needs one of them
+    is shown as a placeholder saying how to enable it, not as a warning."""
+    if not isinstance(raw, Mapping):
+        return {}
+    found: dict[str, str | None] = {}
+    for name, value in raw.items():
+        if isinstance(name, str) and (value is None or isinstance(value, (str, Mapping))) and _unchecked(value):
+            env = value.get("env") if isinstance(value, Mapping) else None
+            found[name] = env if isinstance(env, str) and _ENV_NAME.fullmatch(env) else None
+    return dict(sorted(found.items()))
+
+
 def parse_repo_configs(raw: Mapping[str, Any], base: Path) -> tuple[list[RepoConfig], list[str]]:
     """Validate ``codetrace_repos``: ``{name: {"path": ..., "url": ..., "python_roots": [...]}}`` or
-    ``{name: "path"}``. Returns the configs and a list of problems (each one a repo left out)."""
+    ``{name: "path"}``. Returns the configs and a list of problems (each one a repo left out). A repo whose
+    path is ``None`` or empty is declared but not checked out (see :func:`unchecked_repos`): left out
+    without a problem."""
     configs: list[RepoConfig] = []
     problems: list[str] = []
     if not isinstance(raw, Mapping):
@@ -82,16 +114,19 @@ def parse_repo_configs(raw: Mapping[str, Any], base: Path) -> tuple[list[RepoCon
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w.-]*", name):
             problems.append(f"repo name {name!r} must be an identifier-like string")
             continue
-        if isinstance(value, (str, os.PathLike)):
+        if isinstance(value, (str, os.PathLike)) or value is None:
             value = {"path": value}
         if not isinstance(value, Mapping) or "path" not in value:
             problems.append(f"repo {name!r}: expected {{'path': ...}}, got {value!r}")
             continue
-        unknown = sorted(set(value) - {"path", "url", "python_roots", "commit"})
+        unknown = sorted(set(value) - set(REPO_KEYS))
         if unknown:
-            problems.append(
-                f"repo {name!r}: unknown keys {', '.join(unknown)} (known: path, url, python_roots, commit)"
-            )
+            problems.append(f"repo {name!r}: unknown keys {', '.join(unknown)} (known: {', '.join(REPO_KEYS)})")
+        env = value.get("env")
+        if env is not None and (not isinstance(env, str) or not _ENV_NAME.fullmatch(env)):
+            problems.append(f"repo {name!r}: env must name an environment variable, got {env!r}")
+        if _unchecked(value):
+            continue
         path = Path(os.path.expanduser(str(value["path"])))
         if not path.is_absolute():
             path = base / path
@@ -119,6 +154,25 @@ def _is_safe_template(url: str) -> bool:
     return url.startswith(("https://", "http://"))
 
 
+@dataclass(eq=False)
+class Deps:
+    """What a computation learned from the repositories, so it can be checked later without redoing it:
+    ``reads`` the content digest of every file it read (``(repo, relpath) -> digest``, see
+    :meth:`Repo.content_digest`), ``probes`` what it found at every path it looked at (``(repo, path) ->
+    state``, see :meth:`Repo.probe`: a module that did not exist counts as much as one that did), ``scans``
+    the file listings it used (``(repo, kind)``, see :meth:`Repo.note_scan`)."""
+
+    reads: dict[tuple[str, str], str] = field(default_factory=dict)
+    probes: dict[tuple[str, str], str] = field(default_factory=dict)
+    scans: set[tuple[str, str]] = field(default_factory=set)
+    replayed: dict[int, Deps] = field(default_factory=dict, repr=False)  # see Workspace.replay_once
+
+    def update(self, other: Deps) -> None:
+        self.reads.update(other.reads)
+        self.probes.update(other.probes)
+        self.scans |= other.scans
+
+
 @dataclass
 class Repo:
     """One checked-out repository: its root, commit, link scheme and Python source roots."""
@@ -129,9 +183,17 @@ class Repo:
     link_template: str | None = None
     python_roots: tuple[Path, ...] = ()
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    _module_cache: dict[str, list[Path]] = field(default_factory=dict, repr=False)
+    #: module -> (files found, the probes that found them): a cache hit records the same probes again
+    _module_cache: dict[str, tuple[list[Path], tuple[tuple[str, str], ...]]] = field(default_factory=dict, repr=False)
     #: Paths refused because they lead outside the repository, in the order met (the trace reports them).
     refused: list[Diagnostic] = field(default_factory=list, repr=False)
+    #: relpath -> content digest of every file read (see :meth:`read_text`), the last read's.
+    digests: dict[str, str] = field(default_factory=dict, repr=False)
+    #: relpath -> (size, mtime_ns, when it was read in ns) of every file read, the last read's.
+    stats: dict[str, tuple[int, int, int]] = field(default_factory=dict, repr=False)
+    #: The active :class:`Deps` recorders (shared by the repos of a workspace; see :meth:`Workspace.recording`).
+    recorders: list[Deps] = field(default_factory=list, repr=False)
+    _real_dirs: dict[str, str] = field(default_factory=dict, repr=False)  # directory -> resolved ("": outside)
 
     @classmethod
     def open(cls, config: RepoConfig, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Repo:
@@ -176,8 +238,39 @@ class Repo:
 
     def read_text(self, relpath: str) -> str:
         """The text of a file in this repo; raises :class:`CodetraceError` (subtype ``read``) when the file
-        is outside the repo, missing, too large, binary or not UTF-8."""
-        path = self.contained(self.root / relpath)
+        is outside the repo, missing, too large, binary or not UTF-8. The content's digest (see
+        :meth:`content_digest`) is kept in :attr:`digests` and recorded as a dependency."""
+        try:
+            data = self._read_bytes(relpath, self.stats)
+        except CodetraceError as exc:
+            self._note_read(relpath, "!" + exc.diagnostic.message)
+            raise
+        self._note_read(relpath, hashlib.sha256(data).hexdigest())
+        if b"\0" in data[:8192]:
+            raise CodetraceError("read", f"{self.name}:{relpath} looks binary; not parsed")
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CodetraceError("read", f"{self.name}:{relpath} is not UTF-8 (byte {exc.start}); not parsed") from None
+
+    def content_digest(self, relpath: str) -> str:
+        """What :meth:`read_text` would record for ``relpath`` now: the SHA-256 of its bytes, or ``!`` and the
+        reason it cannot be read (outside the repo, missing, over the size cap). Nothing is recorded."""
+        try:
+            return hashlib.sha256(self._read_bytes(relpath)).hexdigest()
+        except CodetraceError as exc:
+            return "!" + exc.diagnostic.message
+
+    def _note_read(self, relpath: str, digest: str) -> None:
+        self.digests[relpath] = digest
+        for deps in self.recorders:
+            deps.reads[self.name, relpath] = digest
+
+    def _read_bytes(self, relpath: str, stats: dict[str, tuple[int, int, int]] | None = None) -> bytes:
+        """The bytes of ``relpath`` (containment and size checked); ``stats`` gets its ``(size, mtime_ns,
+        time read)``."""
+        read_at = time.time_ns()
+        path = self._inside(relpath)
         if path is None:
             raise CodetraceError(
                 "read",
@@ -185,22 +278,83 @@ class Repo:
                 "codetrace only reads files inside the configured repos",
             )
         try:
-            size = path.stat().st_size
-            if size > self.max_file_bytes:
-                raise CodetraceError(
-                    "read",
-                    f"{self.name}:{relpath} is {size} bytes, over the {self.max_file_bytes}-byte cap; not parsed",
-                    "raise codetrace_max_file_bytes to include it",
-                )
-            data = path.read_bytes()
+            with open(path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                size = st.st_size
+                if stats is not None:
+                    stats[relpath] = (size, st.st_mtime_ns, read_at)
+                if size > self.max_file_bytes:
+                    raise CodetraceError(
+                        "read",
+                        f"{self.name}:{relpath} is {size} bytes, over the {self.max_file_bytes}-byte cap; not parsed",
+                        "raise codetrace_max_file_bytes to include it",
+                    )
+                return handle.read()
         except OSError as exc:
             raise CodetraceError("read", f"cannot read {self.name}:{relpath}: {exc.strerror}") from None
-        if b"\0" in data[:8192]:
-            raise CodetraceError("read", f"{self.name}:{relpath} looks binary; not parsed")
+
+    def _inside(self, relpath: str, not_link: bool = False) -> str | None:
+        """:meth:`contained` for ``root / relpath``, as a string, resolving each directory once: a file that is
+        not a symlink is where its resolved directory says (warm builds check thousands of files)."""
+        full = os.path.join(self.root, relpath)
+        head, tail = os.path.split(full)
+        if tail in ("", ".", "..") or (not not_link and os.path.islink(full)):
+            resolved = self.contained(Path(full))
+            return str(resolved) if resolved is not None else None
+        real = self._real_dirs.get(head)
+        if real is None:
+            inside = self.contained(Path(head))
+            real = self._real_dirs[head] = str(inside) if inside is not None else ""
+        return os.path.join(real, tail) if real else None
+
+    def stat_key(self, relpath: str) -> tuple[int, int] | None:
+        """``(size, mtime_ns)`` of a file inside the repo, None when it is not there (or not inside)."""
+        full = os.path.join(self.root, relpath)
         try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise CodetraceError("read", f"{self.name}:{relpath} is not UTF-8 (byte {exc.start}); not parsed") from None
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                path = self._inside(relpath)
+                if path is None:
+                    return None
+                st = os.stat(path)
+            elif self._inside(relpath, not_link=True) is None:
+                return None
+        except OSError:
+            return None
+        return (st.st_size, st.st_mtime_ns)
+
+    def probe(self, path: Path) -> str:
+        """What is at ``path`` (inside this repo's root): ``"file"``, ``"dir"``, ``"none"``, or ``"outside"``
+        when it exists but resolves outside the repository. Recorded as a dependency, so a module that appears
+        where a lookup found none invalidates what was computed from its absence."""
+        state = self.probe_state(path)
+        self._note_probe(self._probe_key(path), state)
+        return state
+
+    def probe_state(self, path: Path | str) -> str:
+        """:meth:`probe` without recording it."""
+        if not os.path.lexists(path):
+            return "none"
+        if self.contained(Path(path)) is None:
+            return "outside"
+        return "file" if os.path.isfile(path) else "dir" if os.path.isdir(path) else "none"
+
+    def _probe_key(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _note_probe(self, key: str, state: str) -> None:
+        for deps in self.recorders:
+            deps.probes[self.name, key] = state
+
+    def note_scan(self, kind: str) -> None:
+        """Record that a result was computed from a listing of this repo's files (``kind`` names the listing:
+        ``"pyfiles"`` the Python files under its roots, ``"cargo"`` its crates): a file added or removed there
+        is a change."""
+        for deps in self.recorders:
+            deps.scans.add((self.name, kind))
 
     # -- Python modules -----------------------------------------------------------------------------------------
 
@@ -223,27 +377,31 @@ class Repo:
         ``a/b/__init__.py``. More than one when roots overlap (namespace packages)."""
         cached = self._module_cache.get(module)
         if cached is not None:
-            return cached
+            for key, state in cached[1]:
+                self._note_probe(key, state)
+            return cached[0]
         parts = module.split(".")
         found: list[Path] = []
+        probes: list[tuple[str, str]] = []
         if all(p.isidentifier() for p in parts):
             for root in self.python_roots:
                 base = root.joinpath(*parts)
                 for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-                    if not candidate.is_file():
-                        continue
-                    if self.contained(candidate) is None:
+                    state = self.probe(candidate)
+                    probes.append((self._probe_key(candidate), state))
+                    if state == "outside" and candidate.is_file():
                         self.refuse(candidate)
+                    if state != "file":
                         continue
                     found.append(candidate)
                     break
-        self._module_cache[module] = found
+        self._module_cache[module] = (found, tuple(probes))
         return found
 
     def is_package_dir(self, module: str) -> bool:
         """Whether ``module`` is a directory (regular or namespace package) under some root."""
         parts = module.split(".")
-        return any(root.joinpath(*parts).is_dir() for root in self.python_roots)
+        return any(self.probe(root.joinpath(*parts)) == "dir" for root in self.python_roots)
 
     def module_name(self, path: Path) -> str | None:
         """The dotted module name of a file under one of the Python roots (the innermost root wins)."""
@@ -449,6 +607,42 @@ class Workspace:
         # repo drops the Python roots that lie in it, so every module has one home.
         for repo in self.repos.values():
             repo.python_roots = tuple(r for r in repo.python_roots if self.repo_of(r) is repo)
+        self._recorders: list[Deps] = []
+        for repo in self.repos.values():
+            repo.recorders = self._recorders
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[Deps]:
+        """Collect the :class:`Deps` of everything read from the repos inside the block (nested blocks each
+        get all of it)."""
+        deps = Deps()
+        self._recorders.append(deps)
+        try:
+            yield deps
+        finally:
+            self._recorders.remove(deps)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Record nothing inside the block (work done ahead of need, recorded when it is used)."""
+        saved = self._recorders[:]
+        self._recorders.clear()
+        try:
+            yield
+        finally:
+            self._recorders[:] = saved
+
+    def replay(self, deps: Deps) -> None:
+        """Record ``deps`` in the active recorders, as if read again (what a cached result depends on)."""
+        for recorder in self._recorders:
+            recorder.update(deps)
+
+    def replay_once(self, deps: Deps) -> None:
+        """:meth:`replay`, skipping the recorders ``deps`` was replayed into already (for a result used often)."""
+        for recorder in self._recorders:
+            if id(deps) not in recorder.replayed:
+                recorder.replayed[id(deps)] = deps
+                recorder.update(deps)
 
     @classmethod
     def from_configs(
@@ -461,6 +655,34 @@ class Workspace:
             except CodetraceError as exc:
                 errors.append(exc)
         return cls(repos), errors
+
+    def python_files(self, repo: Repo) -> list[Path]:
+        """``.py`` and ``.pyi`` files under the repo's Python roots, sorted, skipping build and VCS folders and
+        repos nested in it. What is computed from the listing depends on it: recorded as the ``pyfiles`` scan."""
+        return [repo.root / relpath for relpath in self.python_relpaths(repo)]
+
+    def python_relpaths(self, repo: Repo) -> list[str]:
+        """:meth:`python_files` as POSIX paths relative to the repo root (cheap enough to list on every build)."""
+        repo.note_scan("pyfiles")
+        top = str(repo.root)
+        nested = [
+            str(r.root) + os.sep
+            for r in self.repos.values()
+            if r is not repo and len(r.root.parts) > len(repo.root.parts) and repo.root in r.root.parents
+        ]
+        seen: set[str] = set()
+        found: list[str] = []
+        for root in sorted(repo.python_roots):
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+                if dirpath in seen or (nested and (dirpath + os.sep).startswith(tuple(nested))):
+                    dirnames[:] = []
+                    continue
+                seen.add(dirpath)
+                rel = os.path.relpath(dirpath, top).replace(os.sep, "/")
+                prefix = "" if rel == "." else rel + "/"
+                found.extend(prefix + name for name in sorted(filenames) if name.endswith((".py", ".pyi")))
+        return found
 
     def repo(self, name: str) -> Repo:
         try:

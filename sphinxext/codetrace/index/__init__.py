@@ -2,10 +2,10 @@
 
 :class:`Index` is the only way later stages get at source: ``index.facts(repo, relpath)`` reads the file
 through the workspace (containment, size and encoding checks), runs the language frontend (``.py``/``.pyi``:
-:mod:`.python`, ``.rs``: :mod:`.rust`), and memoises the
-result for the life of the index. With a cache directory, facts are also stored on disk under a key made of the
-frontend version, the path and a hash of the content, written atomically; a missing, corrupt or mismatched
-entry is simply parsed again.
+:mod:`.python_ast`, with libcst's :mod:`.python` for grammar newer than the interpreter's; ``.rs``:
+:mod:`.rust`), and memoises the result for the life of the index. With a cache directory, facts are also
+stored on disk under a key made of the frontend version, the path and a hash of the content, written
+atomically; a missing, corrupt or mismatched entry is simply parsed again.
 
 Every file a caller asks for is recorded in :attr:`Index.touched` (see :meth:`Index.recording`), so the
 Sphinx layer can declare exactly the files a trace depended on.
@@ -18,14 +18,14 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..diagnostics import CodetraceError, Diagnostic
 from ..model import FileFacts, Lang, facts_from_plain, to_plain
-from ..workspace import Repo, Workspace
-from .python import FRONTEND_VERSION as PY_VERSION
-from .python import parse_python
+from ..workspace import Deps, Repo, Workspace
+from .python_ast import FRONTEND_VERSION as PY_VERSION
+from .python_ast import parse_python
 from .rust import FRONTEND_VERSION as RS_VERSION
 from .rust import parse_rust
 
@@ -84,6 +84,10 @@ class Index:
         self._problems: dict[tuple[str, str], Diagnostic] = {}
         self.touched: set[tuple[str, str]] = set()
         self.parsed = 0  # files parsed by a frontend (not served from a cache): for tests and benchmarks
+        self._text_indexes: dict[str, tuple[dict[str, list[tuple[str, str]]], Deps]] = {}
+        #: Shows progress over a long pass (the Sphinx layer sets one): ``progress(items, summary)`` yields the
+        #: items. None: no progress shown.
+        self.progress: Callable[[list[str], str], Iterable[str]] | None = None
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[set[tuple[str, str]]]:
@@ -99,6 +103,40 @@ class Index:
     def problem(self, repo: str, relpath: str) -> Diagnostic | None:
         """Why a file gave no facts (unreadable, syntax error), if it did not."""
         return self._problems.get((repo, relpath))
+
+    def python_text_index(self, name: str, extract: Callable[[str], set[str]]) -> dict[str, list[tuple[str, str]]]:
+        """``word -> [(repo, relpath)]`` over the text of every Python file of the workspace, the words of a
+        file being ``extract(text)``: a cheap global index (no file is parsed), built once per index under
+        ``name``. What it read (the file listings, every file's content) is recorded for each computation that
+        asks for it, like the facts of a file."""
+        found = self._text_indexes.get(name)
+        if found is None:
+            index: dict[str, list[tuple[str, str]]] = {}
+            with self.workspace.recording() as deps:
+                for repo in self.workspace.repos.values():
+                    relpaths = self.workspace.python_relpaths(repo)
+                    for relpath in self._shown(relpaths, f"codetrace: scanning {repo.name} ({name})... "):
+                        try:
+                            text = repo.read_text(relpath)
+                        except CodetraceError:
+                            continue
+                        for word in sorted(extract(text)):
+                            index.setdefault(word, []).append((repo.name, relpath))
+            found = self._text_indexes[name] = (index, deps)
+        self.workspace.replay_once(found[1])
+        return found[0]
+
+    def _shown(self, items: list[str], summary: str) -> Iterable[str]:
+        return self.progress(items, summary) if self.progress is not None and items else items
+
+    def prefetch(self, repo: Repo, relpaths: list[str], summary: str) -> None:
+        """Load the facts of many files ahead of a pass that needs them all (a Rust workspace), showing
+        progress. Nothing is recorded: the files count as read when the pass asks for their facts. (In this
+        process: parsing in worker processes does not pay, see ``benchmarks/parallel_index.py``.)"""
+        todo = [p for p in relpaths if (repo.name, p) not in self._facts]
+        with self.workspace.paused():
+            for relpath in self._shown(todo, summary):
+                self._facts[repo.name, relpath] = self._load(repo, relpath)
 
     def facts(self, repo: Repo, relpath: str) -> FileFacts:
         """Facts of ``relpath`` in ``repo``; never raises: problems give empty facts plus :meth:`problem`."""

@@ -1,5 +1,10 @@
 """Python frontend: one source file in, :class:`~sphinxext.codetrace.model.FileFacts` out, with libcst.
 
+This is the reference frontend and the fallback: the index reads files with :mod:`.python_ast` (the
+stdlib's ``ast``, several times faster), which produces the same facts and hands this frontend only the files
+whose grammar is newer than the running interpreter's (a ``type`` statement on Python 3.11), which libcst's
+own parser knows. ``tools/compare_frontends.py`` diffs the two frontends' facts file by file.
+
 It records definitions (with parameter and return annotations as written; a ``lambda`` is a definition named
 ``<lambdaN>``, numbered in source order within its scope, as PyCG names them), imports (relative ones made
 absolute), call sites in execution order (arguments before the call that takes them), awaits, task spawns,
@@ -38,6 +43,7 @@ or ``class`` line), not of its first decorator.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import libcst as cst
@@ -56,47 +62,35 @@ from ..model import (
     StepKind,
 )
 from .guard import python_precheck
+from .python_ast import (
+    CALLBACK_ARG0,
+    FRONTEND_VERSION,
+    MAX_TREE_DEPTH,
+    POOL_SUBMIT,
+    SPAWN_ALL,
+    SPAWN_CALLABLE_ARG0,
+    SPAWN_CALLABLE_ARG1,
+    SPAWN_CORO,
+    UNKNOWN,
+    clip,
+    implicit_tag,
+)
 
-#: Bump when the facts this frontend produces change, so cached facts are rebuilt.
-FRONTEND_VERSION = "py-7"
-
-#: Calls whose first argument is a coroutine that runs as a new task: ``create_task(coro())``.
-_SPAWN_CORO = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe", "start_soon"})
-#: Calls whose every positional argument that is a call runs as a task: ``gather(a(), b())``.
-_SPAWN_ALL = frozenset({"gather"})
-#: Calls that run a callable they are handed: ``to_thread(fn, ...)``, ``submit(fn, ...)``.
-_SPAWN_CALLABLE_ARG0 = frozenset({"to_thread", "call_soon", "call_soon_threadsafe"})
-#: ``submit``/``apply_async`` hand a callable to a pool only when the receiver is one (``self.executor``):
-#: a method of that name elsewhere (``scheduler.submit(seq)``) is an ordinary call.
-_POOL_SUBMIT = frozenset({"submit", "apply_async"})
-_SPAWN_CALLABLE_ARG1 = frozenset({"run_in_executor"})
-#: Builtins that call the function they are given as first argument (the resolver checks the builtin).
-_CALLBACK_ARG0 = frozenset({"map", "filter"})
-
-_MAX_TEXT = 120
-_MAX_TREE_DEPTH = 12
-UNKNOWN: tuple[str] = ("?",)
+__all__ = ["FRONTEND_VERSION", "chain_of", "implicit_tag", "parse_python", "parse_python_cst"]
 
 
-def implicit_tag(text: str) -> str | None:
-    """The tag of a call site the code does not write as a call (see the module docstring), from its text:
-    ``"enter"``, ``"exit"``, ``"iter"``, ``"next"``, ``"callback"``, or None for a written call."""
-    if text.startswith(("with ", "async with ")):
-        return "exit" if text.endswith(" (exit)") else "enter"
-    if text.startswith(("for in ", "async for in ")):
-        return "next" if text.endswith(" (next)") else "iter"
-    if text.endswith(" (callback)"):
-        return "callback"
-    return None
+def _ident(name: str) -> str:
+    """An identifier as Python (and :mod:`ast`) reads it: NFKC-normalised, so ``ﬁle`` is ``file``."""
+    return name if name.isascii() else unicodedata.normalize("NFKC", name)
 
 
 def chain_of(node: cst.BaseExpression) -> tuple[str, ...]:
     """The name chain of an expression (see :attr:`CallSite.chain`), ``()`` when it is not one."""
     if isinstance(node, cst.Name):
-        return (node.value,) if node.value not in ("None", "True", "False") else ()
+        return (_ident(node.value),) if node.value not in ("None", "True", "False") else ()
     if isinstance(node, cst.Attribute):
         base = chain_of(node.value)
-        return (*base, node.attr.value) if base else ()
+        return (*base, _ident(node.attr.value)) if base else ()
     if isinstance(node, cst.Call):
         if isinstance(node.func, cst.Name) and node.func.value == "super" and node.args:
             # super(Cls, self): the lookup starts after Cls, written "super[Cls]()"
@@ -160,8 +154,7 @@ class _FactsVisitor(cst.CSTVisitor):
     # -- helpers ----------------------------------------------------------------------------------------------
 
     def code(self, node: cst.CSTNode) -> str:
-        text = " ".join(self.module_node.code_for_node(node).split())
-        return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
+        return clip(self.module_node.code_for_node(node))
 
     def pos(self, node: cst.CSTNode) -> tuple[int, int]:
         start = self.get_metadata(PositionProvider, node).start
@@ -191,7 +184,7 @@ class _FactsVisitor(cst.CSTVisitor):
 
         def add(p: cst.Param, star: str = "") -> None:
             ann = self.code(p.annotation.annotation) if p.annotation else None
-            out.append(Param(p.name.value, ann, star, p.default is not None))
+            out.append(Param(_ident(p.name.value), ann, star, p.default is not None))
 
         for p in (*params.posonly_params, *params.params):
             add(p)
@@ -225,16 +218,16 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def tree(self, node: cst.BaseExpression | None, depth: int = 0) -> Any:
         """The expression tree of ``node``."""
-        if node is None or depth > _MAX_TREE_DEPTH:
+        if node is None or depth > MAX_TREE_DEPTH:
             return UNKNOWN
         d = depth + 1
         is_constant, value = _constant(node)
         if is_constant:
             return ("k", value)
         if isinstance(node, cst.Name):
-            return ("n", node.value)
+            return ("n", _ident(node.value))
         if isinstance(node, cst.Attribute):
-            return ("a", self.tree(node.value, d), node.attr.value)
+            return ("a", self.tree(node.value, d), _ident(node.attr.value))
         if isinstance(node, cst.Call):
             if isinstance(node.func, cst.Name) and node.func.value == "super":
                 return ("super", self.tree(node.args[0].value, d)) if node.args else ("super",)
@@ -242,7 +235,7 @@ class _FactsVisitor(cst.CSTVisitor):
             kwargs: list[Any] = []
             for arg in node.args:
                 if arg.keyword is not None:
-                    kwargs.append((arg.keyword.value, self.tree(arg.value, d)))
+                    kwargs.append((_ident(arg.keyword.value), self.tree(arg.value, d)))
                 elif arg.star == "**":
                     kwargs.append(("**", self.tree(arg.value, d)))
                 elif arg.star == "*":
@@ -298,9 +291,9 @@ class _FactsVisitor(cst.CSTVisitor):
     def pattern(self, node: cst.BaseExpression) -> Any:
         """The binding pattern of an assignment target."""
         if isinstance(node, cst.Name):
-            return ("n", node.value)
+            return ("n", _ident(node.value))
         if isinstance(node, cst.Attribute):
-            return ("a", self.tree(node.value), node.attr.value)
+            return ("a", self.tree(node.value), _ident(node.attr.value))
         if isinstance(node, cst.Subscript):
             return self.tree(node)  # ("s", base, index)
         if isinstance(node, (cst.Tuple, cst.List)):
@@ -335,7 +328,7 @@ class _FactsVisitor(cst.CSTVisitor):
     # -- definitions ------------------------------------------------------------------------------------------
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        qualname = self._qualname(node.name.value)
+        qualname = self._qualname(_ident(node.name.value))
         line, _ = self.pos(node.name)
         end = self.get_metadata(PositionProvider, node).end.line
         self.definitions.append(
@@ -365,12 +358,12 @@ class _FactsVisitor(cst.CSTVisitor):
                 decorator, "call", "@", ("c", dec_tree, (value,), ()), annotation="@" + self.code(decorator.decorator)
             )
             value = ("dec", dec_tree, value)
-        self._bind_flow(node.name, ("n", node.name.value), value)
+        self._bind_flow(node.name, ("n", _ident(node.name.value)), value)
 
     def _default_flows(self, params: cst.Parameters, qualname: str) -> None:
         for p in (*params.posonly_params, *params.params, *params.kwonly_params):
             if p.default is not None:
-                self._flow(p, "default", (qualname, p.name.value), self.tree(p.default))
+                self._flow(p, "default", (qualname, _ident(p.name.value)), self.tree(p.default))
 
     # Decorators, defaults, annotations and bases run in the enclosing scope: only the body is pushed.
     # A body also starts afresh with no enclosing ``try``: a handler around a ``def`` does not guard the calls
@@ -402,10 +395,10 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def _body_scope(self, node: cst.FunctionDef | cst.ClassDef) -> tuple[str, str]:
         kind = "function" if isinstance(node, cst.FunctionDef) else "class"
-        return self._qualname(node.name.value), kind
+        return self._qualname(_ident(node.name.value)), kind
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        qualname = self._qualname(node.name.value)
+        qualname = self._qualname(_ident(node.name.value))
         line, _ = self.pos(node.name)
         end = self.get_metadata(PositionProvider, node).end.line
         self.definitions.append(
@@ -446,7 +439,7 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def visit_Global(self, node: cst.Global) -> None:
         if self.scopes and self.scopes[-1][1] == "function":
-            self._globals.setdefault(self.scope, set()).update(n.name.value for n in node.names)
+            self._globals.setdefault(self.scope, set()).update(_ident(n.name.value) for n in node.names)
 
     # -- branches ---------------------------------------------------------------------------------------------
 
@@ -490,8 +483,9 @@ class _FactsVisitor(cst.CSTVisitor):
         self._push_block()
         if node.name is not None and isinstance(node.name.name, cst.Name) and node.type is not None:
             line, _ = self.pos(node)
-            self.bindings.append(Binding(self.scope, node.name.name.value, line, annotation=self.code(node.type)))
-            self._bind_flow(node.name.name, ("n", node.name.name.value), None, self.code(node.type))
+            name = _ident(node.name.name.value)
+            self.bindings.append(Binding(self.scope, name, line, annotation=self.code(node.type)))
+            self._bind_flow(node.name.name, ("n", name), None, self.code(node.type))
 
     def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
         self._pop_block()
@@ -552,8 +546,9 @@ class _FactsVisitor(cst.CSTVisitor):
         for alias in node.names:
             full = ".".join(chain_of(alias.name))
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self.imports.append(Import(self.scope, alias.asname.name.value, full, line))
-                self._bind_flow(node, ("n", alias.asname.name.value), ("imp", full))
+                bound = _ident(alias.asname.name.value)
+                self.imports.append(Import(self.scope, bound, full, line))
+                self._bind_flow(node, ("n", bound), ("imp", full))
             else:
                 first = full.split(".")[0]
                 self.imports.append(Import(self.scope, first, first, line))
@@ -569,7 +564,8 @@ class _FactsVisitor(cst.CSTVisitor):
             return
         for alias in node.names:
             name = ".".join(chain_of(alias.name))
-            bound = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            asname = alias.asname
+            bound = _ident(asname.name.value) if asname and isinstance(asname.name, cst.Name) else name
             target = f"{base}.{name}" if base else name
             self.imports.append(Import(self.scope, bound, target, line))
             self._bind_flow(node, ("n", bound), ("imp", target))
@@ -584,21 +580,21 @@ class _FactsVisitor(cst.CSTVisitor):
         chain = chain_of(node.func)
         last = chain[-1] if chain else ""
         positional = [a for a in node.args if a.keyword is None and not a.star]
-        if last in _SPAWN_CORO and positional and isinstance(positional[0].value, cst.Call):
+        if last in SPAWN_CORO and positional and isinstance(positional[0].value, cst.Call):
             self._spawned.add(id(positional[0].value))
             return
-        if last in _SPAWN_ALL:
+        if last in SPAWN_ALL:
             self._spawned.update(id(a.value) for a in positional if isinstance(a.value, cst.Call))
             return
         target: cst.BaseExpression | None = None
         rest: list[cst.Arg] = []
-        if (last in _SPAWN_CALLABLE_ARG0 and positional) or (
-            last in _POOL_SUBMIT
+        if (last in SPAWN_CALLABLE_ARG0 and positional) or (
+            last in POOL_SUBMIT
             and positional
             and any(w in part.lower() for part in chain[:-1] for w in ("executor", "pool"))
         ):
             target, rest = positional[0].value, positional[1:]
-        elif last in _SPAWN_CALLABLE_ARG1 and len(positional) > 1:
+        elif last in SPAWN_CALLABLE_ARG1 and len(positional) > 1:
             target, rest = positional[1].value, positional[2:]
         elif last == "Thread" or last == "Process":
             target = next((a.value for a in node.args if a.keyword and a.keyword.value == "target"), None)
@@ -611,7 +607,7 @@ class _FactsVisitor(cst.CSTVisitor):
                 )
                 tree = ("c", self.tree(target), tuple(self.tree(a.value) for a in rest), ())
                 self._flow(target, "call", "spawn", tree, annotation=self.code(target))
-        elif last in _CALLBACK_ARG0 and len(chain) == 1:
+        elif last in CALLBACK_ARG0 and len(chain) == 1:
             # map(fn, xs) calls fn: each positional argument that names a function (the resolver keeps those
             # that do, and only when ``map`` is the builtin) is a call site of its own
             for arg in positional:
@@ -739,13 +735,13 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def _target_name(self, target: cst.BaseExpression) -> str | None:
         if isinstance(target, cst.Name):
-            return target.value
+            return _ident(target.value)
         if (
             isinstance(target, cst.Attribute)
             and isinstance(target.value, cst.Name)
             and target.value.value in ("self", "cls")
         ):
-            return f"self.{target.attr.value}"
+            return f"self.{_ident(target.attr.value)}"
         return None
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression | None, line: int) -> None:
@@ -817,6 +813,12 @@ def parse_python(source: str, path: str, module: str, is_package: bool) -> FileF
     refused = python_precheck(source)
     if refused is not None:
         return FileFacts(path=path, lang=Lang.PYTHON, module=module, error=refused)
+    return parse_python_cst(source, path, module, is_package)
+
+
+def parse_python_cst(source: str, path: str, module: str, is_package: bool) -> FileFacts:
+    """:func:`parse_python` without CPython's parser in front: only for a source that a guard of
+    :mod:`.guard` has vetted (:func:`~.guard.python_precheck` or :func:`~.guard.libcst_precheck`)."""
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:

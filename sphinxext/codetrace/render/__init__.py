@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model import Resolution, Step, Trace
+from ..model import Resolution, Step, StepKind, Trace
 from .mermaid import Budget, LinkFn, flowchart, sequence_diagram, text, url
 
 __all__ = ["Budget", "Link", "StepRow", "flowchart", "sequence_diagram", "step_rows", "text", "url"]
@@ -73,7 +73,9 @@ def step_rows(trace: Trace, link: LinkFn) -> list[StepRow]:
 
 def _kind(step: Step) -> str:
     parts = [step.kind.value]
-    if step.resolution is not Resolution.DIRECT or step.kind.value == "call":
+    if step.kind is StepKind.BRIDGE:
+        parts = ["declared bridge" + (f" ({step.label})" if step.label else "")]
+    if step.resolution not in (Resolution.DIRECT, Resolution.BRIDGE) or step.kind.value == "call":
         parts.append(step.resolution.value)
     if step.handlers:
         parts.append("in try: except " + ", ".join(step.handlers))

@@ -9,8 +9,9 @@ markup. Links go through :func:`url`, which admits only ``http(s)`` URLs.
 The sequence diagram numbers its arrows with mermaid's ``autonumber``, kept equal to the step numbers of the
 step table (which holds the ``file:line`` links): returns are drawn with numbering switched off. Arrow kinds:
 a certain call is ``->>``, a candidate of dynamic dispatch ``->`` (no arrowhead), ``await``/spawn/queue
-hand-offs are async arrows ``-)``, returns dashed ``-->>`` with the return type, raises ``--x`` back to the
-caller inside a ``break`` block. Calls guarded by ``except`` clauses sit in a ``critical`` block naming the
+hand-offs are async arrows ``-)``, a bridge the flow spec declares is a dashed async arrow ``--)`` with a note
+naming its label, returns dashed ``-->>`` with the return type, raises ``--x`` back to the caller inside a
+``break`` block. Calls guarded by ``except`` clauses sit in a ``critical`` block naming the
 handlers; language crossings get a note. Participants are grouped into ``box``es by repo and language.
 
 Large flows stay readable: a :class:`Budget` of messages collapses the deepest sub-chains into the arrow that
@@ -40,6 +41,7 @@ _BOX_COLOURS = {Lang.PYTHON: "rgb(235,243,255)", Lang.RUST: "rgb(255,240,228)", 
 _COARSER = {"class": "module", "module": "file", "file": "repo"}
 _ASYNC_KINDS = (StepKind.AWAIT, StepKind.SPAWN, StepKind.QUEUE)
 _CROSSINGS = (StepKind.PY_TO_RUST, StepKind.RUST_TO_PY, StepKind.BRIDGE)
+_LOOP = "\0loop"  # marks a consumer loop's block among the open blocks (no handler is named so)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,7 @@ def _message(step: Step, collapsed: int = 0) -> str:
         label += f"({step.signature.args_text()})"
     if len(label) > _MAX_CALL:
         label = label[: _MAX_CALL - 1] + "…"
-    if step.kind in (StepKind.AWAIT, StepKind.SPAWN, StepKind.QUEUE):
+    if step.kind in (StepKind.AWAIT, StepKind.SPAWN, StepKind.QUEUE, StepKind.BRIDGE):
         label = f"{step.kind.value} {label}"
     if step.resolution is Resolution.UNRESOLVED:
         label = "? " + label
@@ -290,7 +292,9 @@ def sequence_diagram(
     # open calls: (depth, caller id, callee id, return label); frames: depth -> participant of that frame
     open_calls: list[tuple[int, str, str, str]] = []
     frames: dict[int, str] = {0: entry_id}
-    blocks: list[tuple[int, tuple[str, ...]]] = []  # open `critical` blocks: (depth, handlers)
+    # open blocks: `critical` ones as (depth, handlers); the `loop` around a consumer loop's steps (see
+    # resolve/handoff.py) sits half a level above them, as (depth - 0.5, (_LOOP, loop function))
+    blocks: list[tuple[float, tuple[str, ...]]] = []
 
     def close_blocks(deeper_than: int) -> None:
         while blocks and blocks[-1][0] > deeper_than:
@@ -307,6 +311,13 @@ def sequence_diagram(
     for step in view.steps:
         close_calls(step.depth)
         close_blocks(step.depth)
+        while any(d == step.depth - 0.5 and h[0] == _LOOP and h[1] != step.caller.name for d, h in blocks):
+            blocks.pop()  # a step beside the consumer loop's, not from the loop: the loop block ends
+            body.append("    end")
+        if step.note.startswith("consumer loop"):
+            blocks.append((step.depth - 0.5, (_LOOP, step.caller.name)))
+            owner = _tail(step.caller.owner) + "." if step.caller.owner else ""
+            body.append(f"    loop {text('consumer loop ' + owner + short_name_of(step.caller))}")
         if blocks and blocks[-1][0] == step.depth and blocks[-1][1] != step.handlers:
             blocks.pop()
             body.append("    end")
@@ -325,7 +336,9 @@ def sequence_diagram(
         dst = pid(*_target_unit(step, group_by), step.callee)
         if step.resolution is Resolution.CANDIDATES:
             arrow = "->"
-        elif step.kind in _ASYNC_KINDS or step.kind is StepKind.BRIDGE:
+        elif step.kind is StepKind.BRIDGE:
+            arrow = "--)"  # dashed: declared in the flow spec, not seen in the code
+        elif step.kind in _ASYNC_KINDS:
             arrow = "-)"
         else:
             arrow = "->>"
@@ -340,7 +353,7 @@ def sequence_diagram(
         if step.kind in _CROSSINGS or (step.callee is not None and step.callee.lang is not step.caller.lang):
             crossing = f"{step.caller.lang.value} to {step.callee.lang.value}" if step.callee else step.kind.value
             if step.kind is StepKind.BRIDGE:
-                crossing = "declared bridge"
+                crossing = "declared bridge" + (f": {step.label}" if step.label else "")
             over = src if src == dst else f"{src},{dst}"
             body.append(f"    Note over {over}: {text(crossing)}")
     close_calls(1)
@@ -393,6 +406,8 @@ def _edge(step: Step) -> tuple[str, str]:
     """(arrow, kind word) of a flowchart edge."""
     if step.callee is None or step.resolution is Resolution.CANDIDATES:
         return "-.->", "" if step.callee is None else "candidate"
+    if step.kind is StepKind.BRIDGE:
+        return "-.->", "declared bridge" + (f": {step.label}" if step.label else "")
     if step.kind in _CROSSINGS:
         return "==>", step.kind.value
     if step.kind in (StepKind.SPAWN, StepKind.QUEUE):

@@ -149,6 +149,7 @@ class PyO3Bridge:
 
         found: list[ExtensionModule] = []
         for repo in self.workspace.repos.values():
+            repo.note_scan("cargo")  # a crate added or removed changes the extension modules
             for crate in discover_crates(repo.root):
                 if crate.kind != "lib" or self.workspace.repo_of(repo.root / crate.root) is not repo:
                     continue  # a binary, or a crate of a repo nested in this one

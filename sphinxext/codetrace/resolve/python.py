@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,9 +50,9 @@ from typing import Any
 
 from ..diagnostics import CodetraceError, suggest
 from ..index import Index
-from ..index.python import implicit_tag
+from ..index.python_ast import implicit_tag
 from ..model import CallSite, Definition, FileFacts, Flow, Resolution
-from ..workspace import SKIP_DIRS, Workspace
+from ..workspace import Workspace
 from . import Outcome
 from .pyvalues import (
     NOTHING,
@@ -268,7 +267,7 @@ class PythonResolver:
                 for root in repo.python_roots:
                     base = root.joinpath(*parts)
                     for stub in (base.with_suffix(".pyi"), base / "__init__.pyi"):
-                        if stub.is_file() and repo.contained(stub) is not None:
+                        if repo.probe(stub) == "file":  # recorded: a stub that appears is a change
                             found.append((repo.name, repo.relpath(stub)))
                             break
             self._modules[module] = found
@@ -371,7 +370,7 @@ class PythonResolver:
         path, _, qualname = text.partition("::")
         repos = [self.workspace.repo(repo)] if repo else list(self.workspace.repos.values())
         for r in repos:
-            if r.contained(r.root / path) is None or not (r.root / path).is_file():
+            if r.probe(r.root / path) != "file":
                 continue
             info = self.info(r.name, path)
             problem = self.index.problem(r.name, path)
@@ -1366,25 +1365,11 @@ class PythonResolver:
         return result
 
     def _class_index(self) -> dict[str, list[tuple[str, str]]]:
-        """Base-class identifiers -> files whose ``class`` headers mention them (read as text, never parsed)."""
-        if self._class_text_index is not None:
-            return self._class_text_index
-        pattern = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
-        index: dict[str, list[tuple[str, str]]] = {}
-        for repo in self.workspace.repos.values():
-            for path in _python_files(self.workspace, repo):
-                relpath = repo.relpath(path)
-                try:
-                    text = repo.read_text(relpath)
-                except CodetraceError:
-                    continue
-                names: set[str] = set()
-                for m in pattern.finditer(text):
-                    names.update(re.findall(r"[A-Za-z_]\w*", m.group(1)))
-                for name in sorted(names):
-                    index.setdefault(name, []).append((repo.name, relpath))
-        self._class_text_index = index
-        return index
+        """Base-class identifiers -> files whose ``class`` headers mention them (read as text, never parsed;
+        one pass per index, shared by the resolvers over it)."""
+        if self._class_text_index is None:
+            self._class_text_index = self.index.python_text_index("class-bases", _class_base_names)
+        return self._class_text_index
 
     # -- calls ------------------------------------------------------------------------------------------------
 
@@ -2130,19 +2115,19 @@ _NO_CTX = Ctx(("", ""), "", 0, 0, (), None)
 
 
 def _python_files(workspace: Workspace, repo: Any) -> Iterator[Path]:
-    """``.py`` and ``.pyi`` files under the repo's Python roots, sorted, skipping build and VCS folders."""
-    seen: set[Path] = set()
-    for root in sorted(repo.python_roots):
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-            here = Path(dirpath)
-            if here in seen or workspace.repo_of(here) is not repo:
-                dirnames[:] = []
-                continue
-            seen.add(here)
-            for name in sorted(filenames):
-                if name.endswith((".py", ".pyi")):
-                    yield here / name
+    """``.py`` and ``.pyi`` files under the repo's Python roots (see :meth:`Workspace.python_files`)."""
+    return iter(workspace.python_files(repo))
+
+
+_CLASS_HEADER = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
+
+
+def _class_base_names(text: str) -> set[str]:
+    """The identifiers written in the base lists of a file's ``class X(...)`` headers."""
+    names: set[str] = set()
+    for m in _CLASS_HEADER.finditer(text):
+        names.update(re.findall(r"[A-Za-z_]\w*", m.group(1)))
+    return names
 
 
 def _annotation_scope(info: FileInfo, scope: str) -> str:

@@ -30,13 +30,13 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from ..cargo import Crate, discover_crates
 from ..diagnostics import CodetraceError, suggest
 from ..index import Index
 from ..model import Binding, CallSite, Definition, FileFacts, Import, Lang, Loc, Resolution, StepKind
-from ..workspace import Workspace
+from ..workspace import SKIP_DIRS, Deps, Workspace
 from . import Outcome
 from .rust_types import TypeExpr, parse_bounds, parse_type
 
@@ -310,11 +310,11 @@ class _FileIndex:
 class _World:
     """The crates of one repository: module trees, the file -> module map, impls by type and trait."""
 
-    def __init__(self, resolver: RustResolver, repo: str) -> None:
+    def __init__(self, resolver: RustResolver, repo: str, crates: tuple[Crate, ...] | None = None) -> None:
         self.resolver = resolver
         self.repo = repo
         root = resolver.workspace.repos[repo].root
-        self.crates = [_Crate(c, repo) for c in discover_crates(root)]
+        self.crates = [_Crate(c, repo) for c in (discover_crates(root) if crates is None else crates)]
         self.by_name: dict[str, _Crate] = {}
         for c in sorted(self.crates, key=lambda c: (c.crate.kind != "lib", c.crate.root)):
             self.by_name.setdefault(c.crate.name, c)
@@ -383,11 +383,11 @@ class _World:
                 continue
             normal = PurePosixPath(*parts)
             full = repo.root / str(normal)
-            if repo.contained(full) is None:
-                if full.exists() or os.path.islink(full):
-                    repo.refuse(full)  # a #[path] or mod file leading outside the repo: warned, not read
+            state = repo.probe(full)  # recorded: a mod file that appears changes the module tree
+            if state == "outside":
+                repo.refuse(full)  # a #[path] or mod file leading outside the repo: warned, not read
                 continue
-            if full.is_file():
+            if state == "file":
                 out.append((normal.as_posix(), child_mod_rs))
                 break
         return out
@@ -481,6 +481,19 @@ class _World:
         return self._impls
 
 
+def _crate_sources(root: Path, crates: tuple[Crate, ...]) -> list[str]:
+    """The ``.rs`` files under the directories of the crates' root files (``src/``): the files their module
+    trees are made of, and a few more (tests, benches...)."""
+    found: set[str] = set()
+    for top in sorted({(root / c.root).parent for c in crates}):
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+            rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            prefix = "" if rel == "." else rel + "/"
+            found.update(prefix + name for name in filenames if name.endswith(".rs"))
+    return sorted(found)
+
+
 def _normalise(parts: tuple[str, ...]) -> list[str] | None:
     """``parts`` with ``.`` and ``..`` folded; None when ``..`` climbs above the repository root."""
     out: list[str] = []
@@ -504,6 +517,7 @@ class RustResolver:
         self.workspace = workspace
         self.index = index
         self._worlds: dict[str, _World] = {}
+        self._world_deps: dict[str, Deps] = {}
         self._file_index: dict[tuple[str, str], _FileIndex] = {}
         self._symbols: dict[tuple[str, str, str], RustSymbol] = {}
         self._ctx: dict[tuple[RustSymbol, RustSymbol | None], _Ctx] = {}
@@ -527,10 +541,22 @@ class RustResolver:
         return found
 
     def world(self, repo: str) -> _World:
+        """The crates of ``repo``, built on first use. What the build read (the crates, every file of their
+        module trees, the ``mod`` files it looked for) is recorded again for every computation that uses it."""
         found = self._worlds.get(repo)
         if found is None:
-            found = _World(self, repo)
+            r = self.workspace.repos[repo]
+            with self.workspace.recording() as deps:
+                r.note_scan("cargo")
+                crates = discover_crates(r.root)
+                # every file of the crates is needed: parse them up front, with progress shown
+                self.index.prefetch(r, _crate_sources(r.root, crates), f"codetrace: indexing {repo} (Rust)... ")
+                found = _World(self, repo, crates)
+            for path in found.files:  # facts read before the build came from the index's memory
+                deps.reads.setdefault((repo, path), r.digests.get(path) or r.content_digest(path))
             self._worlds[repo] = found
+            self._world_deps[repo] = deps
+        self.workspace.replay_once(self._world_deps[repo])
         return found
 
     # -- symbols ----------------------------------------------------------------------------------------------
@@ -742,7 +768,7 @@ class RustResolver:
         path += ".rs"
         for name in repos:
             r = self.workspace.repos[name]
-            if r.contained(r.root / path) is None or not (r.root / path).is_file():
+            if r.probe(r.root / path) != "file":
                 continue
             world = self.world(name)
             facts = self.facts_of(name, path)
