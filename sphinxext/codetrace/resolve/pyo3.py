@@ -38,7 +38,7 @@ from ..diagnostics import CodetraceError
 from ..model import Binding, CallSite, Definition, Lang, Resolution, StepKind
 from ..workspace import Workspace
 from . import Outcome
-from .python import PythonResolver, _python_files
+from .python import PythonResolver
 from .pyvalues import Ctx, DefV, InstanceV, PartialV, PySymbol, sym_key
 from .rust import RustResolver, RustSymbol
 
@@ -59,6 +59,7 @@ _UNWRAP_RE = re.compile(r"\.(?:clone|clone_ref|as_ref|into|unbind|into_bound|as_
 _IDENT = re.compile(r"^[a-z_][A-Za-z0-9_]*$")
 _NAME_ARG = re.compile(r"""\bname\s*=\s*"([^"]+)\"""")
 _MAX_DEPTH = 12
+_CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 #: A top-level ``#[pymodule]`` function in a crate root: (the attributes from ``#[pymodule]`` on, the fn name).
 _PYMODULE_FN = re.compile(r"^(#\[pymodule\](?:\s*#\[[^\]]*\])*)\s*(?:pub(?:\([^)]*\))?\s+)?fn\s+(\w+)", re.M)
 
@@ -121,6 +122,21 @@ def _strip_chain(chain: tuple[str, ...]) -> tuple[str, ...]:
     while chain and (chain[-1] in _UNWRAP or chain[-1] in ("?", ".unwrap()", ".expect()")):
         chain = chain[:-1]
     return chain
+
+
+class _Origins:
+    """What a backward search found: Python values, and whether every path was followed to its end."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+        self.complete = True
+
+    def add(self, found: tuple[tuple[Any, ...], bool]) -> None:
+        self.values.extend(found[0])
+        self.complete = self.complete and found[1]
+
+    def result(self) -> tuple[tuple[Any, ...], bool]:
+        return tuple(self.values), self.complete and bool(self.values)
 
 
 class PyO3Bridge:
@@ -452,11 +468,7 @@ class PyO3Bridge:
             bindings = [b for b in index.bindings.get(scope, {}).get(name, ()) if b.line <= line]
             if bindings:
                 b = max(bindings, key=lambda b: b.line)
-                value = _strip_chain(b.value)
-                if value and value[-1].endswith("()") and len(value) <= 2:  # `let x = Arc::new(y)` style
-                    origin = self._wrapped_arg(fn, scope, b)
-                    if origin is not None:
-                        return self._value_origins(self._fn_at(fn, scope), origin, b.line, depth + 1)
+                value = self._binding_chain(fn, scope, b)
                 return self._value_origins(self._fn_at(fn, scope), value, b.line, depth + 1)
             d = index.by_qualname.get(scope)
             if d is not None and d.kind == "function":
@@ -527,11 +539,10 @@ class PyO3Bridge:
         params = fn.definition.params
         if index >= len(params):
             return (), False
-        values: list[Any] = []
-        complete = True
+        origins = _Origins()
         export = self.export_of(fn)
         if export is not None:  # Python calls it; Rust code of the crate may too
-            values.extend(self._python_arguments(export, index))
+            origins.values.extend(self._python_arguments(export, index))
         name = fn.definition.name
         has_self = bool(params) and params[0].name == "self"
         for path in self._crate_files(fn):
@@ -546,53 +557,47 @@ class PyO3Bridge:
                 if self.rust.resolve_call(caller, call).callee != fn:
                     continue
                 at = index - 1 if has_self and call.chain[-1].startswith(".") else index
-                if not 0 <= at < len(call.args):
-                    complete = False
-                    continue
-                chain = _arg_chain(call.args[at])
+                chain = _arg_chain(call.args[at]) if 0 <= at < len(call.args) else None
                 if chain is None:
-                    complete = False
+                    origins.complete = False
                     continue
-                found, whole = self._value_origins(caller, chain, call.line, depth + 1)
-                values.extend(found)
-                complete = complete and whole
-        return tuple(values), complete and bool(values)
+                origins.add(self._value_origins(caller, chain, call.line, depth + 1))
+        return origins.result()
 
     def _field_origins(self, struct: RustSymbol, field: str, depth: int) -> tuple[tuple[Any, ...], bool]:
-        values: list[Any] = []
-        complete = True
+        """What is stored in ``struct``'s field: struct literals (``S { f: x }``, ``Self { f }``) and
+        ``self.f = x`` in its methods."""
+        origins = _Origins()
         name = struct.definition.name
         for path in self._crate_files(struct):
             index = self.rust.file_index(struct.repo, path)
             for scope, names in sorted(index.bindings.items()):
                 for bname, bindings in names.items():
-                    literal = bname.endswith("{}." + field) and bname[: -len(field) - 3].rpartition("::")[2] in (
-                        name,
-                        "Self",
-                    )
-                    if not literal and bname != "self." + field:
+                    type_name = bname[: -len(field) - 3].rpartition("::")[2] if bname.endswith("{}." + field) else ""
+                    if type_name not in (name, "Self") and bname != "self." + field:
                         continue
                     d = index.by_qualname.get(scope)
                     if d is None:
                         continue
                     fn = self.rust.symbol(struct.repo, path, d)
-                    if bname == "self." + field or bname.startswith("Self{}"):
-                        owner = self._owner(fn)
-                        if owner != struct:
-                            continue
+                    if type_name != name and self._owner(fn) != struct:  # `Self {..}` / `self.f =` elsewhere
+                        continue
                     for b in bindings:
-                        value = _strip_chain(b.value)
-                        if value and value[-1].endswith("()") and len(value) <= 2:
-                            value = self._wrapped_arg(fn, scope, b) or ()
+                        value = self._binding_chain(fn, scope, b)
                         if value == ("None",):  # an empty Option holds no callable
                             continue
                         if not value:
-                            complete = False
+                            origins.complete = False
                             continue
-                        found, whole = self._value_origins(fn, value, b.line, depth + 1)
-                        values.extend(found)
-                        complete = complete and whole
-        return tuple(values), complete and bool(values)
+                        origins.add(self._value_origins(fn, value, b.line, depth + 1))
+        return origins.result()
+
+    def _binding_chain(self, fn: RustSymbol, scope: str, b: Binding) -> tuple[str, ...]:
+        """The value a binding holds, through ``.clone()`` and wrappers (``let x = Arc::new(y)`` holds ``y``)."""
+        value = _strip_chain(b.value)
+        if value and value[-1].endswith("()") and len(value) <= 2:
+            return self._wrapped_arg(fn, scope, b) or value
+        return value
 
     # -- Python callers of an export --------------------------------------------------------------------------
 
@@ -638,32 +643,29 @@ class PyO3Bridge:
         return tuple(sorted(set(values), key=repr))
 
     def _python_callers(self, name: str) -> list[tuple[PySymbol, CallSite]]:
-        """Python call sites whose callee's last name is ``name``, in every repo (a text search picks the
-        files to parse)."""
+        """Python call sites whose callee's last name is ``name``, in every repo: the workspace's text index of
+        called names picks the files, only those are parsed."""
         found = self._py_callers.get(name)
         if found is not None:
             return found
         found = []
-        needle = re.compile(rf"\b{re.escape(name)}\s*\(")
-        for repo in self.workspace.repos.values():
-            for path in _python_files(self.workspace, repo):
-                if path.suffix != ".py":
-                    continue
-                relpath = repo.relpath(path)
-                try:
-                    text = repo.read_text(relpath)
-                except CodetraceError:
-                    continue
-                if not needle.search(text):
-                    continue
-                info = self.python.info(repo.name, relpath)
-                for call in info.facts.calls:
-                    if call.chain and call.chain[-1] == name and call.scope:
-                        d = info.defs.get(call.scope)
-                        if isinstance(d, Definition) and d.kind == "function":
-                            found.append((PySymbol(repo.name, relpath, info.module, d), call))
+        index = self.python.index.python_text_index("called-names", _called_names)
+        for repo, relpath in index.get(name, ()):
+            if not relpath.endswith(".py"):
+                continue
+            info = self.python.info(repo, relpath)
+            for call in info.facts.calls:
+                if call.chain and call.chain[-1] == name and call.scope:
+                    d = info.defs.get(call.scope)
+                    if isinstance(d, Definition) and d.kind == "function":
+                        found.append((PySymbol(repo, relpath, info.module, d), call))
         self._py_callers[name] = found
         return found
+
+
+def _called_names(text: str) -> set[str]:
+    """The names a Python file calls (``name(`` and ``.name(``), for the workspace text index."""
+    return set(_CALLED.findall(text))
 
 
 def _literal(text: str) -> str:
