@@ -47,9 +47,10 @@ def screenshots(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Timings: cold and warm traces of the example flows (and the real repos when CODETRACE_* are set); with
-    CODETRACE_PYCG_BENCH (PyCG's micro-benchmark folder), precision and recall of this project and of PyCG
-    0.0.8 on it, per category, side by side."""
+    """Costs: floor, cold, warm and one-file-changed per flow (the real repos when CODETRACE_* are set), the
+    peak RSS of a cold build, the scale curve on generated workspaces (posargs go to bench.py: --runs N,
+    --sizes 1000,10000, --no-scale); with CODETRACE_PYCG_BENCH (PyCG's micro-benchmark folder), precision
+    and recall of this project and of PyCG 0.0.8 on it, per category, side by side."""
     session.install("-e", ".")
     session.run("python", "benchmarks/bench.py", *session.posargs)
     if os.environ.get("CODETRACE_PYCG_BENCH"):

@@ -137,8 +137,10 @@ def test_a_new_subclass_in_a_new_file_misses(tmp_path: Path) -> None:
     assert "pkg.fancy.FancyStore.get" not in {c.name for s in before.steps for c in (s.candidates or ())}
     _write(
         root,
-        {"pkg/fancy.py": "from pkg.base import Store\n\n\nclass FancyStore(Store):\n    def get(self, key):\n"
-         "        return key\n"},
+        {
+            "pkg/fancy.py": "from pkg.base import Store\n\n\nclass FancyStore(Store):\n    def get(self, key):\n"
+            "        return key\n"
+        },
     )
     engine, after = _trace(root, cache, "pkg.main.start")
     assert engine.traced == 1
@@ -255,7 +257,10 @@ def test_flows_traced_in_one_engine_declare_every_file_they_depend_on(tmp_path: 
 def test_traces_round_trip_through_their_stored_form(pyrepo: Path) -> None:
     engines = [
         (_engine(("fx", pyrepo), cache=None), ["shipyard.flows.start", "shipyard.flows.pipeline"]),
-        (_engine(("rs", RUSTREPO), cache=None), ["fleet_net::channels::pipeline", "fleet_core::engine::Engine::submit"]),
+        (
+            _engine(("rs", RUSTREPO), cache=None),
+            ["fleet_net::channels::pipeline", "fleet_core::engine::Engine::submit"],
+        ),
     ]
     for engine, entries in engines:
         for entry in entries:

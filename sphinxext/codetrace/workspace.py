@@ -5,6 +5,10 @@ its Python source roots are, and it is the only place that opens source files: e
 :meth:`Repo.read`, which refuses anything outside the repository root (after resolving symlinks), anything
 over the size cap, and anything that is not UTF-8 text.
 
+Inside :meth:`Workspace.recording`, everything learned from the repositories is recorded as :class:`Deps`:
+the content digest of every file read, what was found at every path probed (a module that did not exist
+counts), the file listings used; the trace cache checks a stored trace against them.
+
 It does not parse: it hands bytes to the index. Git metadata is read directly from ``.git`` (HEAD, packed
 refs, the ``origin`` remote in ``config``); no subprocess is started. A ``.git`` file that points elsewhere (a
 worktree or submodule) is followed for those metadata files only.

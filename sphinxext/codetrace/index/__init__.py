@@ -8,7 +8,10 @@ stored on disk under a key made of the frontend version, the path and a hash of 
 atomically; a missing, corrupt or mismatched entry is simply parsed again.
 
 Every file a caller asks for is recorded in :attr:`Index.touched` (see :meth:`Index.recording`), so the
-Sphinx layer can declare exactly the files a trace depended on.
+Sphinx layer can declare exactly the files a trace depended on. Two whole-workspace passes live here too, each
+made once per index and recorded again for every computation that uses it: :meth:`Index.python_text_index`
+(words found in the text of every Python file, such as the bases in ``class`` headers) and
+:meth:`Index.prefetch` (the facts of a whole Rust workspace, with progress shown through :attr:`Index.progress`).
 """
 
 from __future__ import annotations
