@@ -25,6 +25,7 @@ from sphinxext.codetrace.workspace import RepoConfig
 RELAYREPO = TESTS / "fixtures" / "relayrepo"
 HTTP = "urllib.request.urlopen -> relay.server.Server.handle (HTTP POST /generate)"
 STOP = "relay.store.read_disk"
+FAR = "its far side reaches no stop point"
 
 
 @pytest.fixture(scope="module")
@@ -331,13 +332,47 @@ def test_paths_only_plus_one_keeps_the_calls_one_level_off(workspace) -> None:
 
 
 def test_paths_only_without_a_stop_point_reached_keeps_everything_and_warns(workspace) -> None:
-    full = trace(workspace, bridge=HTTP, stop_at="relay.elsewhere.*")
-    t = trace(workspace, bridge=HTTP, stop_at="relay.elsewhere.*", paths_only="")
+    full = trace(workspace, stop_at="relay.elsewhere.*")
+    t = trace(workspace, stop_at="relay.elsewhere.*", paths_only="")
     assert t.steps == full.steps
     (warning,) = t.warnings
     assert warning.subtype == "drift"
     assert warning.message == ":paths-only: no step reached a :stop-at: point, so the whole trace is shown"
     assert ":stop-at:" in warning.hint
+
+
+def test_paths_only_keeps_the_path_to_a_fired_bridge_whose_far_side_reaches_no_stop_point(workspace) -> None:
+    """The bridge is where the flow goes on: the path to it stays (the bridge its last step), not the whole
+    trace; its far side, which reaches no stop point, is left out, and a warning says so."""
+    t = trace(workspace, bridge=HTTP, stop_at="relay.elsewhere.*", paths_only="")
+    assert rows(t) == [
+        (1, 1, "relay.client.ask", "relay.client.Client.generate", "call", True, ""),
+        (2, 2, "relay.client.Client.generate", "relay.client.Client._post", "call", True, ""),
+        (3, 3, "relay.client.Client._post", "relay.server.Server.handle", "bridge", False, FAR),
+    ]
+    check_tree(t)
+    (warning,) = t.warnings
+    assert warning.message == (
+        ":paths-only: no step reached a :stop-at: point, so only the paths to the bridges are shown"
+    )
+    # '+1' still shows the target's own calls, one level off the path (so the bridge stays entered)
+    plus = trace(workspace, bridge=HTTP, stop_at="relay.elsewhere.*", paths_only="+1")
+    (bridge,) = bridge_steps(plus)
+    assert bridge.entered and bridge.note == ""
+    assert [s.callee.name for s in plus.steps if s.depth == 4 and s.callee] == [
+        "relay.codec.decode",
+        "relay.server.check",
+        "relay.server.audit",
+        "relay.store.Store.lookup",
+        "relay.store.Store.lookup",
+    ]
+
+
+def test_paths_only_a_bridge_whose_far_side_reaches_a_stop_point_is_a_path_through(workspace) -> None:
+    t = trace(workspace, bridge=HTTP, stop_at=STOP, paths_only="")
+    (bridge,) = bridge_steps(t)
+    assert bridge.entered and bridge.note == ""
+    assert any(s.note == "stop" for s in t.steps) and not t.warnings
 
 
 def test_lock_lines_and_expect_see_the_kept_steps(workspace) -> None:

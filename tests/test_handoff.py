@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers import TESTS, make_workspace, run_trace
-from test_render import check_activations, mermaid_parse, needs_node
+from test_render import NODE, check_activations, mermaid_parse, needs_node
 
 from sphinxext.codetrace.index import Index
 from sphinxext.codetrace.model import Resolution, StepKind, Trace
@@ -308,3 +308,141 @@ def test_handoffs_leave_rust_and_plain_calls_alone(tmp_path: Path) -> None:
     call = CallSite("f", 1, 0, ("q", "put"), "q.put")
     assert handoffs.handoff(object(), call, None, plain, []) is plain
     assert handoffs.consumer_loops(object(), call, []) == []
+
+
+# -- a send helper walked again for another message class (issue 9, gap 5) --------------------------------------
+
+
+def test_a_send_helper_is_walked_again_for_each_message_class(workspace) -> None:
+    """``_dispatch(obj: Any) -> send_request(sock, obj)`` is walked first with an AbortReq: the walk into it
+    read the message's class from what its caller passed. Called later with a GenerateReq, it is walked again
+    (the note says why) and the message reaches its own handler; a third call with an AbortReq again names the
+    first walk."""
+    t = trace("relay.client.Client.abort_then_generate", workspace)
+    queues = [(s.n, s.callee.name) for s in t.steps if s.kind is StepKind.QUEUE]
+    assert queues == [(4, "relay.server.Server.abort"), (16, "relay.server.Server.handle_generate")]
+    again = "expanded again for obj: GenerateReq (before: AbortReq)"
+    assert [(s.n, s.depth, s.callee.name, s.entered, s.note) for s in t.steps if s.n in (2, 3, 14, 15, 20)] == [
+        (2, 1, "relay.client.Client._dispatch", True, ""),
+        (3, 2, "relay.wire.send_request", True, ""),
+        (14, 2, "relay.client.Client._dispatch", True, again),
+        (15, 3, "relay.wire.send_request", True, again),
+        (20, 1, "relay.client.Client._dispatch", False, "expanded at step 2"),
+    ]
+    assert t.steps[-1].n == 20  # nothing walked twice for the same class
+
+
+def test_walks_again_are_bounded(workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sphinxext.codetrace import trace as trace_module
+
+    monkeypatch.setattr(trace_module, "MAX_EXPANSIONS", 1)
+    t = trace("relay.client.Client.abort_then_generate", workspace)
+    assert [s.callee.name for s in t.steps if s.kind is StepKind.QUEUE] == ["relay.server.Server.abort"]
+    dispatch = next(s for s in t.steps if s.n > 12 and s.callee and s.callee.name.endswith("_dispatch"))
+    assert (dispatch.entered, dispatch.note) == (False, "expanded at step 2")
+
+
+# -- a queue class of the workspace (issue 9, gap 15) ------------------------------------------------------------
+
+
+def test_workspace_queue_class_put_is_a_call_and_a_queue_step() -> None:
+    """``self.queues[shard].put(chunk)`` calls FastQueue.put (its own deque is not a hand-off of its own),
+    and a queue step beside it goes to the thread fed that shard (``Thread(target=self.transfer_worker,
+    args=(queue, i))`` in a ``for .. in enumerate(zip(self.queues, ...))``), not to the one fed the replies;
+    ``self.inbox.put`` goes to the method that gets from ``self.inbox``; a Cache's ``put(key, value)`` is no
+    queue."""
+    t = run_trace("shipyard.shards.Manager.add")
+    assert [(s.n, s.depth, s.kind.value, s.callee.name if s.callee else s.target, s.site.line) for s in t.steps] == [
+        (1, 1, "call", "shipyard.shards.FastQueue.put", 60),
+        (2, 2, "call", "collections.deque().append", 18),
+        (3, 2, "call", "threading.Condition().notify", 19),
+        (4, 1, "queue", "shipyard.shards.Manager.transfer_worker", 60),
+        (5, 2, "call", "shipyard.shards.FastQueue.get", 68),
+        (6, 3, "call", "threading.Condition().wait", 24),
+        (7, 3, "call", "collections.deque().popleft", 25),
+        (8, 2, "call", "collections.deque().popleft().send", 69),
+        (9, 1, "call", "shipyard.shards.FastQueue.put", 62),
+        (10, 2, "call", "collections.deque().append", 18),
+        (11, 2, "call", "threading.Condition().notify", 19),
+        (12, 1, "queue", "shipyard.shards.Manager.drain", 62),
+        (13, 2, "call", "shipyard.shards.FastQueue.get", 77),
+        (14, 3, "call", "threading.Condition().wait", 24),
+        (15, 3, "call", "collections.deque().popleft", 25),
+        (16, 2, "call", "collections.deque().popleft().send", 77),
+        (17, 1, "call", "shipyard.shards.Cache.put", 64),
+    ]
+    assert (t.steps[3].resolution, t.steps[3].note, t.steps[3].entered) == (Resolution.TYPED, "", True)
+    assert not any(s.note.startswith("consumer loop") for s in t.steps)  # each consumer's loop holds its get
+
+
+def test_workspace_queue_classes_are_told_by_their_methods() -> None:
+    from helpers import REPO_NAME, fixture_workspace
+
+    from sphinxext.codetrace.resolve.pyvalues import PySymbol
+
+    workspace = fixture_workspace()
+    python = PythonResolver(workspace, Index(workspace))
+    handoffs = PyHandoffs(workspace, python)
+    facts = python.facts_of(REPO_NAME, "src/shipyard/shards.py")
+
+    def cls(name: str) -> PySymbol:
+        return PySymbol(
+            REPO_NAME, "src/shipyard/shards.py", facts.module, next(d for d in facts.definitions if d.qualname == name)
+        )
+
+    assert handoffs._queue_gets(cls("FastQueue")) == frozenset({"get"})
+    assert handoffs._queue_gets(cls("Cache")) == frozenset()  # get(key): a store
+    assert handoffs._queue_gets(cls("Manager")) == frozenset()
+
+
+def test_a_union_with_one_builtin_alternative_is_still_shown() -> None:
+    """``target: tuple[...] | queue.Queue``: ``target.put`` may be a real call; the builtin alternative does not
+    make it plumbing to leave out (a value passed down the walk is often such a union: a helper returning a
+    socket or a (port, socket) pair)."""
+    t = run_trace("shipyard.queues.post")
+    assert [(s.target, s.resolution) for s in t.steps] == [
+        ("builtins.tuple.put | queue.Queue.put", Resolution.EXTERNAL)
+    ]
+
+
+def test_a_bound_method_handed_as_a_value_reads_its_message_from_the_call(workspace) -> None:
+    """``guard(self._dispatch)`` calls ``dispatch(EmbedReq(...))``: the bound method's ``obj`` is that first
+    argument (``self`` is bound already), so the message goes to the EmbedReq handler only, not to the
+    handlers of what other callers of ``_dispatch`` pass."""
+    t = trace("relay.client.Client.guarded", workspace)
+    assert [(s.callee.name, s.resolution) for s in t.steps if s.kind is StepKind.QUEUE] == [
+        ("relay.server.Server.handle_embed", Resolution.TYPED)
+    ]
+
+
+def test_paths_only_keeps_the_hand_offs_whose_consumer_loop_reaches_the_stop_point(workspace) -> None:
+    """The loop the walk resumed at sits beside the hand-off: its later calls reach ``Engine.forward``, so the
+    ``queue`` step that led there and the loop's first step stay (the consumer's own calls, off the path, are
+    left out); a loop met again (``resumed at step N``) keeps the hand-off that led to it, renumbered."""
+    t = trace(
+        "relay.client.Client.abort_then_generate", workspace, stop_at="relay.server.Engine.forward", paths_only=""
+    )
+    assert [(s.n, s.depth, s.kind.value, s.callee.name.removeprefix("relay."), s.entered, s.note) for s in t.steps] == [
+        (1, 1, "call", "client.Client._dispatch", True, ""),
+        (2, 2, "call", "wire.send_request", True, ""),
+        (3, 3, "queue", "server.Server.abort", False, "its calls are off the path"),
+        (4, 3, "call", "server.Server.process_input", False, LOOP),
+        (5, 4, "call", "server.Server.abort", False, "expanded off the path"),
+        (6, 3, "call", "server.Server.run_batch", True, ""),
+        (7, 4, "call", "server.Engine.forward", False, "stop"),
+        (8, 1, "call", "client.Client.generate", True, ""),
+        (9, 2, "call", "client.Client._dispatch", True, AGAIN),
+        (10, 3, "call", "wire.send_request", True, AGAIN),
+        (11, 4, "queue", "server.Server.handle_generate", False, "its calls are off the path"),
+        (12, 4, "call", "server.Server.process_input", False, LOOP + "; resumed at step 4"),
+        (13, 5, "call", "server.Server.handle_generate", False, "expanded off the path"),
+        (14, 1, "call", "client.Client._dispatch", False, "expanded at step 1"),
+    ]
+    if NODE is not None:
+        seq = sequence_diagram(t)
+        check_activations(seq)
+        assert all(r["ok"] for r in mermaid_parse([seq, flowchart(t)]))
+
+
+LOOP = "consumer loop: while True (line 33); also: Server.event_loop_overlap"
+AGAIN = "expanded again for obj: GenerateReq (before: AbortReq)"

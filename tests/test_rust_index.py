@@ -353,6 +353,60 @@ def test_item_level_macros_are_recorded() -> None:
     assert use.qualname == "impl_frontend!@L1" and "SegmentSource" in use.bases
 
 
+def test_item_macros_with_an_items_body_are_expanded() -> None:
+    f = facts(
+        """
+        mod inner {
+            macro_rules! frontend {
+                ($name:ident, $inner:ty) => {
+                    impl Source for $name {
+                        fn generate(&self, x: $inner) -> u32 {
+                            self.inner.generate(x)
+                        }
+                    }
+                };
+            }
+            frontend!(First, Vec<
+                u8>);
+            frontend!(Second, u16);
+            frontend!(Third);
+            other!(Fourth);
+        }
+        """
+    )
+    d = defs(f)
+    first, second = d["inner::First::generate"], d["inner::Second::generate"]
+    # the generated items are written at the macro body's lines, in the invocation's module
+    assert (first.line, first.end_line, first.parent) == (5, 7, "inner::First")
+    assert first.params[1].annotation == "Vec< u8>" and second.params[1].annotation == "u16"
+    impls = [x for x in f.definitions if x.kind == "impl"]
+    assert [(x.qualname, x.line, x.self_type, x.implements) for x in impls] == [
+        ("inner::impl@L4", 4, "First", "Source"),
+        ("inner::impl@L4#2", 4, "Second", "Source"),
+    ]
+    assert [(c.scope, c.line, c.chain) for c in f.calls] == [
+        ("inner::First::generate", 6, ("self", ".inner", ".generate")),
+        ("inner::Second::generate", 6, ("self", ".inner", ".generate")),
+    ]
+    # no rule takes one argument, and `other!` is not defined here: both stay macro uses
+    uses = {x.qualname: x.bases for x in f.definitions if x.kind == "macro-use"}
+    assert set(uses) == {"inner::frontend!@L14", "inner::other!@L15"}
+
+
+def test_item_macros_that_repeat_are_not_expanded() -> None:
+    f = facts(
+        """
+        macro_rules! many {
+            ($($t:ident),*) => { $(impl $t { fn f(&self) {} })* };
+        }
+        macro_rules! later { ($t:ident) => { impl $t { fn g(&self) {} } }; }
+        many!(A, B);
+        """
+    )
+    assert not [x for x in f.definitions if x.kind in ("impl", "function")]
+    assert [x.qualname for x in f.definitions if x.kind == "macro-use"] == ["many!@L5"]
+
+
 def test_broken_source_still_gives_facts() -> None:
     f = facts("fn good() { ok(); }\nfn bad( { \n")
     assert f.error is None

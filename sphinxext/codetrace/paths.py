@@ -5,15 +5,21 @@ walk, so the walk itself stays simple. Steps nest the way the walk recorded them
 steps recorded while walking into it (the deeper steps that follow it, up to the next step at its depth or
 above). A step is on a path when it is a stop point (note ``stop``: it matched ``:stop-at:``) or one of its
 children is; a dispatch step when one of its candidates is (``candidate_of``); a call noted ``expanded at
-step N`` when step N is (the same function, whose calls are listed once). A bridge step is a step like any
-other: the walk into its target nests under it, so a path goes on through it.
+step N`` when step N is (the same function, whose calls are listed once). A bridge that fired (a step of
+kind ``bridge``) is an end of a path too: the hop the flow spec declared is where the flow goes on, so the
+path to it is kept even when its far side reaches no stop point (then the bridge is the last step kept on
+that path); the walk into its target nests under it, so a stop point there keeps the path through it. A
+consumer loop the walk resumed at after a ``queue`` hand-off (its first step noted ``consumer loop``, then
+the loop's later calls, beside the hand-off) goes on from the hand-off: when one of its steps is on a path,
+so are its first step and the ``queue`` step that led there; a loop noted ``resumed at step N`` (met again,
+not walked twice) is on a path, with the hand-off that led there, when step N is.
 
 Mode ``""`` keeps the steps on a path. Mode ``"+1"`` also keeps the other steps made directly by a function
 on a path (the entry, or the callee of a kept step the walk entered): its other calls, candidates and
 raises, one level off the path, without their own calls (one the walk had entered is marked ``off path``).
 Kept steps are renumbered from 1, and ``candidate_of`` and ``expanded at step N`` follow the new numbers
-(``expanded off the path`` when step N is not kept with its calls). When no stop point was reached, the trace
-is kept whole and a warning says so.
+(``expanded off the path`` when step N is not kept with its calls). When no stop point was reached, a
+warning says so, and the trace is kept whole unless a bridge fired (then the paths to the bridges are kept).
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from .diagnostics import Diagnostic
-from .model import Step
+from .model import Step, StepKind
 
 #: ``:paths-only:`` modes: the paths alone, or with the calls one level off them.
 SPINE, PLUS_ONE = "", "+1"
 _EXPANDED = re.compile(r"^expanded at step (\d+)$")
+_RESUMED = re.compile(r"; resumed at step (\d+)$")
 
 
 def _parents(steps: Sequence[Step]) -> list[int]:
@@ -57,21 +64,67 @@ def on_paths(steps: Sequence[Step]) -> list[bool]:
             i = parents[i]
 
     for i, step in enumerate(steps):
-        if step.note == "stop":
+        if step.note == "stop" or step.kind is StepKind.BRIDGE:
             mark(i)
     if not any(on):
         return on
-    for i, step in enumerate(steps):  # forward: step N comes first and is final by the time it is referred to
-        m = _EXPANDED.match(step.note)
-        if m and not on[i]:
-            earlier = index_of.get(int(m.group(1)))  # None for step 0, the entry: always on a path
-            if earlier is None or on[earlier]:
-                mark(i)
+    loops = _resumed_loops(steps)
+    changed = True
+    while changed:  # a loop found on a path puts its hand-off on it, which may put earlier steps on it
+        changed = False
+        for i, step in enumerate(steps):  # forward: step N comes first, and is final unless a loop adds to it
+            m = _EXPANDED.match(step.note)
+            if m and not on[i]:
+                earlier = index_of.get(int(m.group(1)))  # None for step 0, the entry: always on a path
+                if earlier is None or on[earlier]:
+                    mark(i)
+                    changed = True
+        for loop, members, handoffs in loops:
+            if on[loop]:
+                continue
+            again = _RESUMED.search(steps[loop].note)
+            earlier = index_of.get(int(again.group(1))) if again else None
+            if any(on[j] for j in members) or (earlier is not None and on[earlier]):
+                mark(loop)
+                for h in handoffs:
+                    mark(h)
+                changed = True
     return on
 
 
+def _resumed_loops(steps: Sequence[Step]) -> list[tuple[int, list[int], list[int]]]:
+    """The consumer loops the walk resumed at: ``(index of the loop's first step, indices of the steps that
+    follow from it, indices of the queue steps that led there)``. The loop's steps sit at the hand-off's depth
+    (the chain below its first step deeper): its later calls are the next steps at that depth made by the
+    loop's function; the hand-off is the ``queue`` step before them at that depth whose consumer the chain
+    reaches (else the nearest one)."""
+    out: list[tuple[int, list[int], list[int]]] = []
+    for i, step in enumerate(steps):
+        if not step.note.startswith("consumer loop"):
+            continue
+        depth, loop = step.depth, step.caller
+        members = [i]
+        j = i + 1
+        while j < len(steps) and (
+            steps[j].depth > depth
+            or (steps[j].depth == depth and steps[j].caller == loop and not steps[j].note.startswith("consumer loop"))
+        ):
+            members.append(j)
+            j += 1
+        reached = {steps[m].callee for m in members if steps[m].depth > depth and steps[m].callee is not None}
+        queues: list[int] = []
+        k = i - 1
+        while k >= 0 and steps[k].depth >= depth:
+            if steps[k].depth == depth and steps[k].kind is StepKind.QUEUE:
+                queues.append(k)
+            k -= 1
+        handoffs = [q for q in queues if steps[q].callee in reached] or queues[:1]
+        out.append((i, members, handoffs))
+    return out
+
+
 def keep_paths(steps: Sequence[Step], mode: str = SPINE) -> list[Step] | None:
-    """The steps ``:paths-only:`` keeps, renumbered; None when no step is a stop point."""
+    """The steps ``:paths-only:`` keeps, renumbered; None when no step is a stop point or a bridge."""
     on = on_paths(steps)
     if not any(on):
         return None
@@ -86,16 +139,27 @@ def keep_paths(steps: Sequence[Step], mode: str = SPINE) -> list[Step] | None:
     for i, step in enumerate(steps):
         if keep[i]:
             numbers[step.n] = len(numbers)
+    shown_below = {parents[i] for i in range(len(steps)) if keep[i]}
     kept: list[Step] = []
     for i, step in enumerate(steps):
         if not keep[i]:
             continue
         note, entered = step.note, step.entered
+        if entered and on[i] and i not in shown_below:  # a path's last step: a bridge, or a hand-off
+            entered = False  # whose consumer loop goes on to the stop point
+            note = (
+                "its far side reaches no stop point" if step.kind is StepKind.BRIDGE else "its calls are off the path"
+            )
         m = _EXPANDED.match(note)
         if m:
             old = int(m.group(1))
-            shown = old == 0 or (old in numbers and on[index_of[old]])  # kept with its calls
-            note = f"expanded at step {numbers[old]}" if shown else "expanded off the path"
+            shown = old == 0 or (old in numbers and on[index_of[old]] and index_of[old] in shown_below)
+            note = f"expanded at step {numbers[old]}" if shown else "expanded off the path"  # kept with its calls?
+        again = _RESUMED.search(note)
+        if again:
+            old = int(again.group(1))
+            where = f"; resumed at step {numbers[old]}" if old in numbers else "; resumed off the path"
+            note = note[: again.start()] + where
         if entered and not on[i]:  # one level off the path: its own calls are left out
             entered, note = False, "off path"
         kept.append(
@@ -111,16 +175,19 @@ def keep_paths(steps: Sequence[Step], mode: str = SPINE) -> list[Step] | None:
 
 
 def paths_only(steps: Sequence[Step], mode: str, truncated: bool = False) -> tuple[list[Step], list[Diagnostic]]:
-    """Apply ``:paths-only:`` (``mode`` ``""`` or ``"+1"``): the kept steps, or every step and a ``drift``
-    warning when no stop point was reached."""
+    """Apply ``:paths-only:`` (``mode`` ``""`` or ``"+1"``): the kept steps, and a ``drift`` warning when no
+    stop point was reached (then every step is kept, or the paths to the bridges that fired)."""
     kept = keep_paths(steps, mode)
-    if kept is not None:
+    if kept is not None and any(step.note == "stop" for step in steps):
         return kept, []
-    message = ":paths-only: no step reached a :stop-at: point, so the whole trace is shown"
+    if kept is not None:
+        message = ":paths-only: no step reached a :stop-at: point, so only the paths to the bridges are shown"
+    else:
+        message = ":paths-only: no step reached a :stop-at: point, so the whole trace is shown"
     if truncated:
         message += " (the trace was truncated first)"
     hint = "check :stop-at: against the step table (a pattern matches a qualified name, a glob, a prefix or a suffix)"
-    return list(steps), [Diagnostic("drift", message, hint + "; or raise :depth:")]
+    return list(kept if kept is not None else steps), [Diagnostic("drift", message, hint + "; or raise :depth:")]
 
 
 __all__ = ["PLUS_ONE", "SPINE", "keep_paths", "on_paths", "paths_only"]

@@ -7,6 +7,16 @@ repos, allowed by ``include``/``exclude``, not a ``stop-at`` match, not already 
 is marked, not followed), not expanded before (a later call says where it was expanded), and within
 ``depth``. ``max-steps`` is a hard bound: the trace is marked truncated when it is hit.
 
+A function expanded before is walked again, with a note saying why, in two cases (at most
+:data:`MAX_EXPANSIONS` times each, so the output stays bounded): where more depth remains than below the
+earlier walk, which the depth limit cut (the later walk goes deeper; :class:`_Expansion` records how much
+more depth would show more), and where a hand-off below it read its message's class from an argument the
+walk's path passed, and this call passes other classes (a send helper taking ``obj: Any`` hands each message
+to the handler of its own class), or a call below it was resolved from what the walk's call passed to an
+undeclared parameter (:meth:`.resolve.python.PythonResolver.walk_frame`: Python parameters no annotation
+declares hold what the path passed them) and this call passes other classes. Otherwise the later call says
+``expanded at step N``, naming the walk that fits it.
+
 The walk is language-agnostic: the entry's form picks the resolver that finds it (a ``::`` path, a
 ``file.rs::`` form or ``crate::...`` is Rust; a dotted name or ``file.py::`` is Python), and each call site is
 resolved by the resolver of the language of the function it is written in. A call with several possible
@@ -27,7 +37,7 @@ stack was entered with, so a message passed down as ``obj: Any`` keeps the type 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -45,6 +55,26 @@ from .resolve.rust import RustResolver
 from .spec import FlowSpec
 from .tracecache import Checker, TraceCache, trace_key
 from .workspace import Workspace
+
+#: How many times one function (with one class of ``self``) may be walked into: see the module docstring.
+MAX_EXPANSIONS = 8
+
+
+@dataclass(slots=True)
+class _Expansion:
+    """One walk into a function: the step that entered it (``n``) and the depth left below it
+        (``remaining``). ``reveal`` is the least depth left at which walking it again would show more (None: the
+        depth limit cut nothing below it); ``recursed`` the functions on the stack above it that a call below it
+    was not walked into (``recursion``): walked where they are not on the stack, it shows more; ``passed`` holds, per parameter, the message classes a hand-off below
+        it read from what the walk's path passed to that parameter; ``frame`` is the Python frame it was walked in
+        (:meth:`.resolve.python.PythonResolver.walk_frame`: the resolutions below read some parameters from it)."""
+
+    n: int
+    remaining: int
+    reveal: int | None = None
+    passed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    recursed: set[Any] = field(default_factory=set)  # callers above it whose recursion cut a call below it
+    frame: Any = None
 
 
 def matches(name: str, patterns: tuple[str, ...]) -> str | None:
@@ -87,6 +117,10 @@ class _Walk:
         self.handoffs: Any = None  # queue and message hand-offs and their consumer loops (resolve/handoff.py)
         self.path: list[tuple[Any, Any, CallSite | None]] = []  # (symbol, self class, call that entered it)
         self.resumed: dict[Any, int] = {}  # consumer loop -> the step that resumed at it
+        # (callee, class of self) -> each walk into it; ``open`` holds the walk of each function on ``path``
+        # (None for the entry and a resumed loop)
+        self.expansions: dict[tuple[Any, Any], list[_Expansion]] = {}
+        self.open: list[_Expansion | None] = []
 
     def full(self) -> bool:
         """Whether another step would exceed ``max-steps`` or the time budget (marking the trace truncated)."""
@@ -110,9 +144,17 @@ class _Walk:
             calls.insert(at, r)
         return calls
 
-    def walk(self, sym: Any, depth: int, self_class: Any = None, via: CallSite | None = None) -> None:
+    def walk(
+        self,
+        sym: Any,
+        depth: int,
+        self_class: Any = None,
+        via: CallSite | None = None,
+        expansion: _Expansion | None = None,
+    ) -> None:
         self.stack.append(sym)
         self.path.append((sym, self_class, via))
+        self.open.append(expansion)
         caller = sym.loc()
         for event in self.events(sym):
             site = Site(sym.repo, sym.path, event.line)
@@ -135,26 +177,144 @@ class _Walk:
             self.call(sym, caller, event, site, depth + 1, self_class)
             if self.truncated:
                 break
+        self.open.pop()
         self.path.pop()
         self.stack.pop()
 
     def call(self, sym: Any, caller: Loc, call: CallSite, site: Site, depth: int, self_class: Any) -> None:
-        outcome = self.resolver(sym).resolve_call(sym, call, self_class)
+        resolver = self.resolver(sym)
+        if isinstance(resolver, PythonResolver):  # its parameters hold what the walk's path passed
+            outcome = resolver.resolve_call(sym, call, self_class, self.path)
+        else:
+            outcome = resolver.resolve_call(sym, call, self_class)
         if self.crossings is not None:
             outcome = self.crossings.cross(sym, call, outcome)
+        beside = None
         if self.handoffs is not None:
-            outcome = self.handoffs.handoff(sym, call, self_class, outcome, self.path)
+            reads: list[tuple[int, str, tuple[Any, ...]]] = []
+            outcome = self.handoffs.handoff(sym, call, self_class, outcome, self.path, reads)
+            self.note_reads(reads)
+            beside = self.handoffs.beside(sym, call, self_class, outcome)
         if outcome.quiet or self.full():
             return
+        self.record(sym, caller, call, site, depth, outcome)
+        if beside is not None and not self.full():  # a put on a workspace queue: the queue step after the call
+            self.record(sym, caller, call, site, depth, beside)
+
+    def record(self, sym: Any, caller: Loc, call: CallSite, site: Site, depth: int, outcome: Outcome) -> None:
+        """The step (or dispatch) of one resolved call, then the consumer loop it resumes at, if any."""
+        at = len(self.steps)
         if outcome.candidates:
-            at = len(self.steps)
             self.dispatch(caller, call, site, depth, outcome)
             self.bridged(at)
-            self.resume(sym, call, depth, outcome, at)
-            return
-        at = len(self.steps)
-        self.step(caller, call, site, depth, outcome, outcome.callee, outcome.resolution)
+        else:
+            self.step(caller, call, site, depth, outcome, outcome.callee, outcome.resolution)
         self.resume(sym, call, depth, outcome, at)
+
+    def note_reads(self, reads: list[tuple[int, str, tuple[Any, ...]]]) -> None:
+        """Record on the walks of the functions on the path what a hand-off read from their parameters
+        (``(level, parameter, classes)``, :meth:`.resolve.handoff.PyHandoffs.handoff`)."""
+        for level, name, classes in reads:
+            expansion = self.open[level] if 0 <= level < len(self.open) else None
+            if expansion is not None:
+                expansion.passed.setdefault(name, classes)
+
+    def recursion(self, sym: Any) -> None:
+        """A call below the functions on the stack under ``sym`` was not walked into because ``sym`` is on the
+        stack: walked where it is not, they would show more."""
+        if sym in self.stack:
+            for expansion in self.open[self.stack.index(sym) + 1 :]:
+                if expansion is not None:
+                    expansion.recursed.add(sym)
+
+    def cut(self, more: int) -> None:
+        """Something below the functions on the path would show more with ``more`` levels of depth added."""
+        for expansion in self.open:
+            if expansion is not None:
+                need = expansion.remaining + more
+                if expansion.reveal is None or need < expansion.reveal:
+                    expansion.reveal = need
+
+    def reuse(self, callee: Any, receiver: Any, depth: int, call: CallSite) -> tuple[str, str]:
+        """For a call of a function walked into before: ``("expanded at step N", "")`` naming the walk that
+        fits this call, or ``("", why)`` when none does and it is walked again (see the module docstring)."""
+        key = (callee, receiver)
+        prior = self.expansions.get(key)
+        if not prior:  # the entry, or a resumed consumer loop: named, never walked again
+            return f"expanded at step {self.expanded[key]}", ""
+        remaining = self.spec.depth - depth
+        passed: dict[str, tuple[Any, ...] | None] = {}
+        fits_args: _Expansion | None = None
+        why = ""
+        frame: list[Any] = []  # this call's Python frame, once needed
+        for e in prior:
+            changed = [
+                p
+                for p, classes in e.passed.items()
+                if self.passed(callee, receiver, call, p, passed) not in (None, classes)
+            ]
+            if changed or self.other_args(callee, receiver, call, e, frame):
+                continue
+            fits_args = fits_args or e
+            deeper = e.reveal is not None and remaining >= e.reveal
+            if not deeper and all(x in self.stack for x in e.recursed):
+                if e.reveal is not None:
+                    self.cut(e.reveal - remaining)  # what it shows was cut: so is what the callers show
+                for x in e.recursed:
+                    self.recursion(x)
+                return f"expanded at step {e.n}", ""
+            why = why or ("the depth limit" if deeper else "a recursion")
+        if len(prior) >= MAX_EXPANSIONS:
+            return f"expanded at step {(fits_args or prior[0]).n}", ""
+        if fits_args is not None:
+            return "", f"expanded again: {why} cut it before"
+        first = prior[0]
+        changed = [(p, passed[p], old) for p, old in first.passed.items() if passed.get(p) not in (None, old)]
+        now = ", ".join(f"{p}: {_class_names(classes)}" for p, classes, _ in changed)
+        before = ", ".join(_class_names(old) for _, _, old in changed)
+        for p, classes, old in self.other_args(callee, receiver, call, first, frame):
+            if p not in first.passed:
+                now += f"{', ' if now else ''}{p}: {_labels(classes)}"
+                before += f"{', ' if before else ''}{_labels(old)}"
+        if not now:  # what differs is from a later walk than the first: no one pair of classes to name
+            return "", "expanded again for other arguments"
+        return "", f"expanded again for {now} (before: {before})"
+
+    def entry_frame(self, callee: Any, receiver: Any, call: CallSite) -> Any:
+        """The Python frame ``callee`` is walked in when this call enters it (None for Rust)."""
+        resolver = self.resolver(callee)
+        if not isinstance(resolver, PythonResolver):
+            return None
+        return resolver.walk_frame([*self.path, (callee, receiver, call)])
+
+    def other_args(
+        self, callee: Any, receiver: Any, call: CallSite, e: _Expansion, frame: list[Any]
+    ) -> list[tuple[str, Any, Any]]:
+        """The parameters the resolutions below the walk ``e`` read from what its call passed, to which this
+        call (its frame kept in ``frame``) passes other workspace classes: ``(parameter, now, then)``."""
+        resolver = self.resolver(callee)
+        reads = resolver.reads(e.frame) if isinstance(resolver, PythonResolver) else ()
+        if not reads:
+            return []
+        if not frame:
+            frame.append(self.entry_frame(callee, receiver, call))
+        out = []
+        for p in reads:
+            now = resolver.passed_classes(frame[0], p)
+            then = resolver.passed_classes(e.frame, p)
+            if now is not None and now != then:
+                out.append((p, now, then))
+        return out
+
+    def passed(
+        self, callee: Any, receiver: Any, call: CallSite, name: str, cache: dict[str, tuple[Any, ...] | None]
+    ) -> tuple[Any, ...] | None:
+        """What this call passes to parameter ``name`` of ``callee``, as a hand-off below it would read it."""
+        if name not in cache:
+            reads: list[tuple[int, str, tuple[Any, ...]]] = []
+            cache[name] = self.handoffs.passed([*self.path, (callee, receiver, call)], name, reads)
+            self.note_reads(reads)
+        return cache[name]
 
     def step(
         self,
@@ -176,25 +336,33 @@ class _Walk:
         stop = matches(name, self.spec.stop_at) or (
             matches(outcome.target, self.spec.stop_at) if outcome.target != name and not candidate_of else None
         )
-        receiver = outcome.receiver if callee is not None and callee.definition.in_class else None
+        receiver = outcome.receiver if callee is not None else None
+        if candidate_of and outcome.receivers and callee in outcome.candidates:
+            receiver = outcome.receivers[outcome.candidates.index(callee)]
         if stop:
             note = "stop"
             if name not in self.stops:
                 self.stops.append(name)
         elif callee is not None:
             module = callee.module
+            reused, again = "", ""
+            if callee not in self.stack and (callee, receiver) in self.expanded:
+                reused, again = self.reuse(callee, receiver, depth, call)
             if callee in self.stack:
                 note = "recursion"
-            elif (callee, receiver) in self.expanded:
-                note = f"expanded at step {self.expanded[callee, receiver]}"
+                self.recursion(callee)
+            elif reused:
+                note = reused
             elif depth >= self.spec.depth:
                 note = "depth limit"
+                self.cut(depth - self.spec.depth + 1)
             elif self.spec.include and not matches(module, self.spec.include):
                 note = "not included"
             elif matches(module, self.spec.exclude):
                 note = "excluded"
             else:
                 enter = True
+                note = again
         if not note and (not enter or outcome.kind in (StepKind.PY_TO_RUST, StepKind.RUST_TO_PY)):
             note = outcome.note  # a crossing always says how it crossed
         d = target_sym.definition if target_sym else None
@@ -219,8 +387,10 @@ class _Walk:
             )
         )
         if enter and callee is not None:
-            self.expanded[callee, receiver] = n
-            self.walk(callee, depth, receiver, call)
+            self.expanded.setdefault((callee, receiver), n)
+            expansion = _Expansion(n, self.spec.depth - depth, frame=self.entry_frame(callee, receiver, call))
+            self.expansions.setdefault((callee, receiver), []).append(expansion)
+            self.walk(callee, depth, receiver, call, expansion)
         self.bridged(n - 1)
 
     def bridged(self, index: int) -> None:
@@ -283,6 +453,7 @@ class _Walk:
         caller = loop.loc()
         self.stack.append(loop)
         self.path.append((loop, plan.self_value, None))
+        self.open.append(None)
         for event in events[lead + 1 :]:
             if event.line > plan.end_line or self.full():
                 continue
@@ -295,6 +466,7 @@ class _Walk:
             self.call(loop, caller, event, site, depth, plan.self_value)
             if self.truncated:
                 break
+        self.open.pop()
         self.path.pop()
         self.stack.pop()
 
@@ -375,6 +547,16 @@ def _arm_bridges(walk: _Walk, resolvers: dict[Lang, Any]) -> list[Diagnostic]:
         resolvers[Lang.PYTHON].resolve_entry,
     )
     return problems
+
+
+def _labels(classes: tuple[tuple[str, str], ...] | None) -> str:
+    """``A | [B]`` for what :meth:`.resolve.python.PythonResolver.passed_classes` gives (``?``: nothing)."""
+    return " | ".join(label for _, label in classes or ()) or "?"
+
+
+def _class_names(classes: tuple[Any, ...]) -> str:
+    """``A | B`` for the classes a parameter was given (``?`` when none is known)."""
+    return " | ".join(c.definition.name for c in classes) or "?"
 
 
 def _signature(d: Any) -> Signature:

@@ -24,7 +24,10 @@ function, ``impl``, trait or inline module around them) comes from their ancesto
 * macros: the arguments of format-style macros (``format!``, ``info!``, ``assert!``...), ``vec!``,
   ``join!``/``try_join!`` (awaited), ``tokio::select!`` branches (the futures awaited) and ``stream!``
   bodies are re-parsed and their calls traced; ``std``'s token-only macros are skipped; any other macro is
-  kept as one opaque call site ``name!``;
+  kept as one opaque call site ``name!``. An item-level invocation of a ``macro_rules!`` defined earlier in
+  the file is expanded when a rule's matcher is a plain ``($a:frag, $b:frag)`` list taking its arguments and
+  its body does not repeat: the body, ``$a`` replaced by the argument's text, is parsed as items of the
+  invocation's module, its facts at the body's lines (``impl_frontend!(Foo)`` gives ``Foo``'s methods);
 * error paths: ``return Err(..)``, ``Err(..)?``, ``bail!``/``panic!``-like macros as raise sites;
 * bindings used as type hints: ``let x: T = v``, ``let (a, b) = v`` (``v.0``/``v.1``), ``if``/``while let``
   and ``match`` arms ``Some(x)``/``Ok(x)`` (``v.unwrap()``), ``for x in v`` (element ``{item}``), closure
@@ -32,7 +35,8 @@ function, ``impl``, trait or inline module around them) comes from their ancesto
   binds ``f`` to ``v.B.f``), struct and enum-variant fields (scope = the struct or ``Enum::Variant``,
   annotation = the field type) and struct literal fields (``Foo { tx: v }`` is ``Foo{}.tx`` bound to ``v``).
 
-It does not resolve anything, expand macros, evaluate ``cfg`` or read other files. Rows from tree-sitter are
+It does not resolve anything, expand other macros, evaluate ``cfg`` or read other files. Type texts the
+resolver reads (impl headers, type aliases, struct fields) are kept whole up to ``_MAX_TYPE_TEXT``. Rows from tree-sitter are
 0-based and converted here once; ``col`` is a byte offset within the line.
 """
 
@@ -50,7 +54,7 @@ from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 from ..model import Binding, CallSite, Definition, FileFacts, Import, Lang, Param, RaiseSite, StepKind
 
 #: Bump when the facts this frontend produces change, so cached facts are rebuilt.
-FRONTEND_VERSION = "rs-9"
+FRONTEND_VERSION = "rs-11"
 
 
 def _words(text: str) -> frozenset[str]:
@@ -144,6 +148,9 @@ ELEMENT_CLOSURES = _words(
 PAIR_CLOSURES = frozenset({"sort_by", "sort_unstable_by", "max_by", "min_by"})
 
 _MAX_TEXT = 120
+#: Type texts the resolver reads (impl headers, type aliases, struct fields) are kept whole up to this length:
+#: ``impl Operator<SingleIn<A>, ManyOut<B>, ..> for X`` cut at ``_MAX_TEXT`` would name no trait.
+_MAX_TYPE_TEXT = 2000
 _MAX_MACRO_DEPTH = 6
 _KEYWORDS = {
     "function_item": "fn",
@@ -182,9 +189,9 @@ def query() -> Query:
     return _QUERY
 
 
-def _norm(text: str) -> str:
+def _norm(text: str, limit: int = _MAX_TEXT) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _join(segments: tuple[str, ...] | list[str]) -> str:
@@ -233,10 +240,11 @@ class _Scopes:
 
 @dataclass
 class _Text:
-    """A parsed text: the file itself, or a macro's token tree re-parsed (positions map back by ``delta``)."""
+    """A parsed text: the file itself, or a macro's token tree re-parsed (positions map back by ``delta``),
+    or a ``macro_rules!`` body expanded for one invocation (positions map back by line: ``lines``)."""
 
     data: bytes
-    delta: int  # file byte = node byte + delta
+    delta: int  # file byte = node byte + delta (the expanded body's byte, when ``lines`` is set)
     root: Node
     scope: str | None  # the scope of everything in a re-parsed macro; None for the file
     wrapper: int = -1  # id of the synthetic ``fn`` around a re-parsed macro
@@ -249,6 +257,8 @@ class _Text:
     propagating: set[int] = field(default_factory=set)  # ids of calls whose result goes through `?`
     elements: dict[int, tuple[str, ...]] = field(default_factory=dict)  # closure id -> chain of its receiver
     depth: int = 0
+    lines: list[int] | None = None  # line starts of an expanded macro body (its lines are the body's lines)
+    line0: int = 0  # the file row (0-based) of an expanded body's first line
 
 
 @dataclass(frozen=True)
@@ -273,13 +283,29 @@ class _Extractor:
         self.qual: dict[int, str] = {}  # node id of a fn / trait / inline mod -> qualname
         self.impls: dict[int, _Impl] = {}
         self.used: set[str] = set()
+        self.macro_rules: dict[str, list[Node]] = {}  # macro_rules! definitions of the file by name
+        self.roots: dict[int, str] = {}  # root node id of an expanded macro body -> prefix of its items
 
     # -- positions and text -----------------------------------------------------------------------------------
 
     def pos(self, text: _Text, node: Node) -> tuple[int, int]:
-        byte = node.start_byte + text.delta
+        return self.position(text, node.start_byte)
+
+    def position(self, text: _Text, byte: int) -> tuple[int, int]:
+        """The file line and column of a byte of ``text``."""
+        byte += text.delta
+        if text.lines is not None:  # an expanded macro body: its lines are the body's lines in the file
+            row = bisect.bisect_right(text.lines, byte) - 1
+            return text.line0 + row + 1, byte - text.lines[row]
         row = bisect.bisect_right(self.line_starts, byte) - 1
         return row + 1, byte - self.line_starts[row]
+
+    def file_byte(self, text: _Text, byte: int) -> int:
+        """The file byte a byte of ``text`` stands for (for ordering)."""
+        if text.lines is None:
+            return byte + text.delta
+        line, col = self.position(text, byte)
+        return self.line_starts[min(line, len(self.line_starts)) - 1] + col
 
     def line(self, text: _Text, node: Node) -> int:
         return self.pos(text, node)[0]
@@ -290,6 +316,10 @@ class _Extractor:
 
     def norm(self, text: _Text, node: Node | None) -> str:
         return _norm(self.raw(text, node)) if node is not None else ""
+
+    def type_text(self, text: _Text, node: Node | None) -> str:
+        """A type as the resolver reads it: whitespace folded, kept whole up to :data:`_MAX_TYPE_TEXT`."""
+        return _norm(self.raw(text, node), _MAX_TYPE_TEXT) if node is not None else ""
 
     def unique(self, qualname: str) -> str:
         if qualname in self.used:
@@ -318,7 +348,7 @@ class _Extractor:
         if owner is None:
             return None
         if owner.type == "source_file":
-            return ""
+            return self.roots.get(owner.id, "")
         if owner.type == "impl_item":
             impl = self.impls.get(owner.id)
             return impl.type_qual if impl else None
@@ -414,8 +444,8 @@ class _Extractor:
             bounds = self.generics(text, node)
             info = _Impl(
                 qualified(type_name),
-                self.norm(text, type_node),
-                self.norm(text, trait_node),
+                self.type_text(text, type_node),
+                self.type_text(text, trait_node),
                 bounds,
                 attrs,
             )
@@ -498,7 +528,7 @@ class _Extractor:
                 Definition(
                     qualname=qualname,
                     kind="type" if t in ("type_item", "associated_type") else "value",
-                    returns=self.norm(text, type_node) if type_node is not None else None,
+                    returns=self.type_text(text, type_node) if type_node is not None else None,
                     decorators=attrs,
                     keyword=_KEYWORDS[t],
                     bounds=self.generics(text, node),
@@ -506,6 +536,8 @@ class _Extractor:
                 )
             )
         elif t == "macro_definition":
+            if text.lines is None:  # the file's own macros (an expansion's bytes are not the file's)
+                self.macro_rules.setdefault(name, []).append(node)
             self.definitions.append(
                 Definition(qualname=qualname, kind="macro", decorators=attrs, keyword="macro_rules", **common)
             )
@@ -518,14 +550,16 @@ class _Extractor:
                     name, type_ = f.child_by_field_name("name"), f.child_by_field_name("type")
                     if name is not None:
                         self.bindings.append(
-                            Binding(owner, self.raw(text, name), self.line(text, f), annotation=self.norm(text, type_))
+                            Binding(
+                                owner, self.raw(text, name), self.line(text, f), annotation=self.type_text(text, type_)
+                            )
                         )
         elif body.type == "ordered_field_declaration_list":
             index = 0
             for i, child in enumerate(body.children):
                 if body.field_name_for_child(i) == "type":
                     self.bindings.append(
-                        Binding(owner, str(index), self.line(text, child), annotation=self.norm(text, child))
+                        Binding(owner, str(index), self.line(text, child), annotation=self.type_text(text, child))
                     )
                     index += 1
         elif body.type == "enum_variant_list":
@@ -763,7 +797,7 @@ class _Extractor:
             text.handled.add(node.id)
 
     def order(self, text: _Text, node: Node) -> tuple[int, int]:
-        return node.end_byte + text.delta, -(node.start_byte + text.delta)
+        return self.file_byte(text, node.end_byte), -self.file_byte(text, node.start_byte)
 
     def call(self, text: _Text, node: Node) -> None:
         if node.id in text.handled:
@@ -909,6 +943,8 @@ class _Extractor:
         if prefix is None:
             return
         name = self.path(text, mac)[-1]
+        if mac.type == "identifier" and self.expand(text, node, name, prefix):
+            return
         line = self.line(text, node)
         idents: list[str] = []
         stack = [node]
@@ -931,11 +967,121 @@ class _Extractor:
             )
         )
 
+    def expand(self, text: _Text, node: Node, name: str, prefix: str) -> bool:
+        """Expand an item-level invocation of a ``macro_rules!`` defined earlier in the file, when a rule's
+        matcher is a plain list of ``$name:fragment`` (comma-separated) taking the invocation's arguments
+        and its body has no repetition: the body, with each ``$name`` replaced by its argument's text, is
+        parsed as items (impls, functions...) of the invocation's module, at the body's lines."""
+        if text.depth >= _MAX_MACRO_DEPTH:
+            return False
+        defs = [d for d in self.macro_rules.get(name, ()) if text.lines is not None or d.end_byte <= node.start_byte]
+        tree = next((c for c in node.children if c.type == "token_tree"), None)
+        if not defs or tree is None:
+            return False
+        args = self.macro_args(text, tree)
+        for rule in defs[-1].named_children:
+            if rule.type != "macro_rule":
+                continue
+            left, right = rule.child_by_field_name("left"), rule.child_by_field_name("right")
+            if left is None or right is None or right.type != "token_tree":
+                continue
+            names = self.matcher(left)
+            if names is None or len(names) != len(args):
+                continue
+            body = self.transcribe(right, dict(zip(names, args, strict=True)))
+            if body is None:
+                return False
+            line0 = bisect.bisect_right(self.line_starts, right.start_byte) - 1
+            parsed = self.parser.parse(body)
+            sub = _Text(
+                body,
+                0,
+                parsed.root_node,
+                None,
+                tree=parsed,
+                depth=text.depth + 1,
+                lines=[0] + [m.end() for m in re.finditer(b"\n", body)],
+                line0=line0,
+            )
+            self.roots[parsed.root_node.id] = prefix
+            captures = QueryCursor(query()).captures(parsed.root_node)
+            for item in sorted(captures.get("item", []), key=lambda n: n.start_byte):
+                self.item(sub, item)
+            for use in sorted(captures.get("use", []), key=lambda n: n.start_byte):
+                self.use(sub, use)
+            self.body(sub, captures)
+            return True
+        return False
+
+    def macro_args(self, text: _Text, tree: Node) -> list[str]:
+        """The comma-separated arguments of a macro invocation, each as one line of text."""
+        args: list[str] = []
+        start: int | None = None
+        end = 0
+        for child in tree.children[1:-1]:
+            if child.type == ",":
+                if start is not None:
+                    args.append(" ".join(text.data[start:end].decode("utf-8", "replace").split()))
+                start = None
+                continue
+            if start is None:
+                start = child.start_byte
+            end = child.end_byte
+        if start is not None:
+            args.append(" ".join(text.data[start:end].decode("utf-8", "replace").split()))
+        return args
+
+    def matcher(self, left: Node) -> list[str] | None:
+        """The metavariable names of a matcher ``($a:ident, $b:ty)``; None for any other shape."""
+        names: list[str] = []
+        for child in left.children[1:-1]:
+            if child.type == ",":
+                continue
+            if child.type != "token_binding_pattern":
+                return None
+            var = child.named_children[0] if child.named_children else None
+            if var is None or var.type != "metavariable" or var.text is None:
+                return None
+            names.append(var.text.decode("utf-8", "replace"))
+        return names
+
+    def transcribe(self, right: Node, bindings: dict[str, str]) -> bytes | None:
+        """A rule's body (inside its braces) with its metavariables replaced; None when it repeats
+        (``$(..)*``) or names a metavariable the matcher did not bind."""
+        data = right.text or b""
+        origin = right.start_byte
+        out = bytearray()
+        at = 1  # after the opening brace
+        stack = list(reversed(right.children[1:-1]))
+        while stack:
+            n = stack.pop()
+            if n.type == "token_tree":
+                stack.extend(reversed(n.children))
+                continue
+            if n.type == "$" or n.type.startswith("token_repetition"):
+                return None
+            if n.type != "metavariable":
+                continue
+            start, end = n.start_byte - origin, n.end_byte - origin
+            var = data[start:end].decode("utf-8", "replace")
+            if var == "$crate":
+                value = "crate"
+            elif var in bindings:
+                value = bindings[var]
+            else:
+                return None
+            out += data[at:start] + value.encode("utf-8")
+            at = end
+        out += data[at:-1]  # before the closing brace
+        return bytes(out)
+
     def reparse(self, text: _Text, tree: Node, mode: str, scope: str) -> None:
         """Parse a macro's token tree as Rust (arguments, array, block, or select branches) and trace it."""
         if text.depth >= _MAX_MACRO_DEPTH or tree.end_byte - tree.start_byte < 2:
             return
         start, end = tree.start_byte + 1, tree.end_byte - 1
+        if mode in ("args", "array") and b"(" not in text.data[start:end]:
+            return  # `format!("{}", x)`: no call in it (most macro arguments); parsing it costs more than the rest
         inner = bytearray(text.data[start:end])
         if mode == "select":  # `pat = fut => handler,` -> `pat = fut;  handler;`: same length, same positions
             for child in tree.children:
@@ -963,6 +1109,8 @@ class _Extractor:
             wrapper=wrapper.id,
             tree=parsed,
             depth=text.depth + 1,
+            lines=text.lines,
+            line0=text.line0,
         )
         body = wrapper.child_by_field_name("body")
         if body is not None and mode in ("join", "select"):

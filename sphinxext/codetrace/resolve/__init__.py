@@ -21,7 +21,10 @@ class Outcome:
     ``candidates`` (dynamic dispatch: a trait method called on ``dyn Trait``, ``impl Trait`` or a generic
     bound) are the symbols the call may reach; ``callee`` is then the declaration they implement, when it is
     in the workspace. ``kind`` overrides the call site's step kind (a channel ``send`` is a queue hand-off),
-    ``note`` says something the step should show (``"only impl in the workspace"``).
+    ``note`` says something the step should show (``"only impl in the workspace"``). ``receiver`` is what the
+    walk enters the callee with: the instance (or type) a method was called on, or for a Python function
+    defined inside another one the value that remembers the call it was made in (its closure);
+    ``receivers`` gives the same per candidate.
     """
 
     resolution: Resolution
@@ -33,6 +36,7 @@ class Outcome:
     candidates: tuple[Any, ...] = ()
     kind: StepKind | None = None
     note: str = ""
+    receivers: tuple[Any, ...] = ()  # per candidate (same order), what the walk enters it with, when known
 
 
 __all__ = ["Outcome"]

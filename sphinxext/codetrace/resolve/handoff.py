@@ -166,28 +166,83 @@ class PyHandoffs:
         # (site key, consumer) -> (what the consumer is bound to, where the search for its loop starts: the
         # functions that take from the queue or run the dispatch, with the call there that leads to it)
         self._starts: dict[tuple[Any, PySymbol], tuple[Any, tuple[tuple[PySymbol, CallSite], ...]]] = {}
+        self._queue_classes: dict[PySymbol, frozenset[str]] = {}  # workspace class -> its take methods
 
     # -- the walk's question: is this call a hand-off? -----------------------------------------------------
 
-    def handoff(self, sym: Any, call: CallSite, self_class: Any, outcome: Outcome, path: Sequence[Any]) -> Outcome:
+    def handoff(
+        self,
+        sym: Any,
+        call: CallSite,
+        self_class: Any,
+        outcome: Outcome,
+        path: Sequence[Any],
+        reads: list[tuple[int, str, tuple[PySymbol, ...]]] | None = None,
+    ) -> Outcome:
         """``outcome`` turned into a ``queue`` step when ``call`` (in ``sym``) hands work over; else as is.
-        ``path`` is the walk's stack, ``(symbol, self class, call that entered it)`` from the entry to ``sym``."""
-        if not isinstance(sym, PySymbol) or outcome.quiet or outcome.kind is not None or not call.chain:
+        ``path`` is the walk's stack, ``(symbol, self class, call that entered it)`` from the entry to ``sym``.
+        A message whose class is read from an argument up the path adds ``(level, parameter, classes)`` to
+        ``reads`` for each function of the path it was read through: what the walk shows below those
+        functions depends on what their callers passed."""
+        if not isinstance(sym, PySymbol) or outcome.quiet or outcome.kind is not None:
             return outcome
         if outcome.callee is not None or outcome.candidates or outcome.constructs is not None:
             return outcome  # a workspace function of that name: an ordinary call
-        method = call.chain[-1]
+        method = _method(call)
         if method not in PUTS and method not in SEND_OBJECT and method not in SEND_BYTES:
             return outcome
         try:
             found = None
             if method in SEND_OBJECT or method in SEND_BYTES:
-                found = self._message(sym, call, self_class, outcome, path)
+                found = self._message(sym, call, self_class, outcome, path, reads)
             if found is None and method in PUTS:
                 found = self._queue(sym, call, self_class, outcome)
         except (CodetraceError, RecursionError):
             found = None
         return found or outcome
+
+    def beside(self, sym: Any, call: CallSite, self_class: Any, outcome: Outcome) -> Outcome | None:
+        """The ``queue`` step that goes beside a call of ``put`` on a queue class of the workspace (a class with
+        a ``put(item)`` and a ``get()``, such as one wrapping a deque and a condition): the call stays a call
+        of that ``put`` (its code runs), and the consumers are the functions that ``get`` from the same
+        queue. None for any other call."""
+        if not isinstance(sym, PySymbol) or outcome.quiet or outcome.kind is not None or outcome.candidates:
+            return None
+        put = outcome.callee
+        if not isinstance(put, PySymbol) or put.definition.name not in PUTS or not put.definition.in_class:
+            return None
+        try:
+            owner = self.python._enclosing_class(self.python.info(put.repo, put.path), put.definition.qualname)
+            cls = outcome.receiver.cls if isinstance(outcome.receiver, InstanceV) else owner
+            gets = self._queue_gets(cls) if cls is not None else frozenset()
+            if not gets or put.definition.name not in ("put", "put_nowait"):
+                return None
+            return self._pair(sym, call, self_class, gets, put.qualname)
+        except (CodetraceError, RecursionError):
+            return None
+
+    def _queue_gets(self, cls: PySymbol) -> frozenset[str]:
+        """The take methods (``get``, ``get_nowait``) of a workspace class that is a queue: its MRO defines a
+        ``put`` taking one item and a ``get`` that needs no argument (a store's ``get(key)`` is not a queue's);
+        empty for any other class."""
+        cached = self._queue_classes.get(cls)
+        if cached is not None:
+            return cached
+        methods: dict[str, Any] = {}
+        for c in self.python.mro(cls):
+            c_info = self.python.info(c.repo, c.path)
+            for d in c_info.facts.definitions:
+                if d.kind == "function" and d.in_class and d.parent == c.definition.qualname:
+                    methods.setdefault(d.name, d)
+
+        def required(d: Any) -> int:
+            return sum(1 for p in d.params[1:] if not p.star and not p.has_default)
+
+        puts = [methods[n] for n in ("put", "put_nowait") if n in methods]
+        gets = frozenset(n for n in ("get", "get_nowait") if n in methods and required(methods[n]) == 0)
+        found = gets if puts and all(required(d) == 1 for d in puts) else frozenset()
+        self._queue_classes[cls] = found
+        return found
 
     # -- queue pairs ---------------------------------------------------------------------------------------
 
@@ -200,8 +255,21 @@ class PyHandoffs:
         is_deque = owner in ("collections.deque", "typing.Deque")
         if (method in ("append", "appendleft")) != is_deque:
             return None
-        receiver = call.chain[:-1]
+        d = sym.definition
+        if d.name in PUTS and d.in_class:
+            owner_class = self.python._enclosing_class(self.python.info(sym.repo, sym.path), d.qualname)
+            if owner_class is not None and self._queue_gets(owner_class):
+                return None  # the buffer inside a queue class's own put: the put of that class is the hand-off
+        return self._pair(sym, call, self_class, GETS, outcome.target)
+
+    def _pair(self, sym: PySymbol, call: CallSite, self_class: Any, gets: frozenset[str], sent: str) -> Outcome | None:
+        """The consumers of a put on the queue the call's receiver names (``self.q``, ``self.qs[i]``, ``q``):
+        the functions that take from it with one of ``gets``, as a ``queue`` step."""
         info = self.python.info(sym.repo, sym.path)
+        held = _put_receiver(self.python.call_flow(info, call))
+        if held is None:
+            return None
+        receiver, element = held
         found: dict[PySymbol, CallSite] = {}
         this_class = None
         if len(receiver) == 2 and receiver[0] == "self":
@@ -212,15 +280,16 @@ class PyHandoffs:
                 cls_info = self.python.info(cls.repo, cls.path)
                 prefix = cls.definition.qualname + "."
                 for c in cls_info.facts.calls:
-                    if c.scope.startswith(prefix) and _takes(c, receiver):
+                    if c.scope.startswith(prefix) and _takes(c, receiver, gets, element):
                         self._add_consumer(found, cls_info, c)
+            self._fed_consumers(found, this_class, receiver[1], element, gets)
         elif len(receiver) == 1:
             name = receiver[0]
             if self._is_local(info, sym, name):
-                self._local_consumers(found, info, sym, name)
+                self._local_consumers(found, info, sym, name, gets, element)
             else:
                 for c in info.facts.calls:
-                    if _takes(c, receiver) and not self._is_local(info, None, name, c.scope):
+                    if _takes(c, receiver, gets, element) and not self._is_local(info, None, name, c.scope):
                         self._add_consumer(found, info, c)
         else:
             return None
@@ -234,13 +303,64 @@ class PyHandoffs:
             bound = InstanceV(bound)
         for c in consumers:
             self._starts[key, c] = (bound, ((c, found[c]),))
-        return self._outcome(consumers, {c: bound for c in consumers}, "queue " + ".".join(receiver), outcome.target)
+        shown = ".".join(receiver) + ("[...]" if element else "")
+        return self._outcome(consumers, {c: bound for c in consumers}, "queue " + shown, sent)
+
+    def _fed_consumers(
+        self, found: dict[PySymbol, CallSite], cls: PySymbol, attr: str, element: bool, gets: frozenset[str]
+    ) -> None:
+        """Methods of ``cls`` (and its bases) that take from a parameter the class feeds from ``self.attr``:
+        a call or spawn of ``self.method`` (``Thread(target=self.method, args=(q,))`` too) whose argument for
+        that parameter is the queue (``self.q``), or for a put on an element (``self.qs[i]``), an element of
+        ``self.qs`` (``self.qs[j]``, or a name a ``for`` over it binds, through ``enumerate`` and ``zip``)."""
+        classes = self.python.mro(cls)
+        methods: dict[str, tuple[FileInfo, Any]] = {}
+        for c in classes:
+            c_info = self.python.info(c.repo, c.path)
+            for d in c_info.facts.definitions:
+                if d.kind == "function" and d.in_class and d.parent == c.definition.qualname:
+                    methods.setdefault(d.name, (c_info, d))
+        for name in sorted(methods):
+            m_info, d = methods[name]
+            params = {p.name for p in d.params[1:] if not p.star}
+            for c in m_info.facts.calls:
+                if c.scope != d.qualname or len(c.chain) != 2 or c.chain[0] not in params or c.chain[1] not in gets:
+                    continue
+                if self._feeds(classes, d, c.chain[0], attr, element):
+                    self._add_consumer(found, m_info, c)
+
+    def _feeds(self, classes: Sequence[PySymbol], d: Any, param: str, attr: str, element: bool) -> bool:
+        """Whether some method of ``classes`` passes the queue held in ``self.attr`` to ``param`` of method
+        ``d`` (see :meth:`_fed_consumers`)."""
+        index = next(i for i, p in enumerate(d.params) if p.name == param)
+        method = ("a", ("n", "self"), d.name)
+        for c in classes:
+            c_info = self.python.info(c.repo, c.path)
+            prefix = c.definition.qualname + "."
+            for flow in c_info.call_list:
+                value = flow.value
+                if not flow.scope.startswith(prefix) or not value or value[0] != "c":
+                    continue
+                call_tree = None
+                if value[1] == method:  # self.method(...), or a spawn of it with its arguments
+                    call_tree = value
+                else:
+                    kwargs = dict(k for k in value[3] if k[0] != "**")
+                    packed = kwargs.get("args")
+                    if kwargs.get("target") == method and packed and packed[0] in ("t", "l"):
+                        call_tree = ("c", method, packed[1], ())  # Thread(target=self.method, args=(...))
+                if call_tree is None:
+                    continue
+                arg = argument_for(d, index, call_tree, 1)
+                if isinstance(arg, tuple) and _derives(c_info, flow.scope, arg, attr, element):
+                    return True
+        return False
 
     def _self_class(self, info: FileInfo, sym: PySymbol, self_class: Any) -> PySymbol | None:
         """The class whose instances ``self`` is in ``sym``: what the walk knows, else ``sym``'s class."""
         if isinstance(self_class, InstanceV):
             return self_class.cls
-        if isinstance(self_class, DefV):
+        if isinstance(self_class, DefV) and self_class.sym.definition.kind == "class":
             return self_class.sym
         if isinstance(self_class, PySymbol):
             return self_class
@@ -261,13 +381,23 @@ class PyHandoffs:
             return True
         return (scope, name) in info.binds
 
-    def _local_consumers(self, found: dict[PySymbol, CallSite], info: FileInfo, sym: PySymbol, name: str) -> None:
+    def _local_consumers(
+        self,
+        found: dict[PySymbol, CallSite],
+        info: FileInfo,
+        sym: PySymbol,
+        name: str,
+        gets: frozenset[str] = GETS,
+        element: bool = False,
+    ) -> None:
         """Consumers of a queue held in a local name: closures that take from it, and the functions it is
         passed to (through the parameter it binds)."""
         scope = sym.definition.qualname
         for c in info.facts.calls:
-            if c.scope.startswith(scope + ".") and _takes(c, (name,)):
+            if c.scope.startswith(scope + ".") and _takes(c, (name,), gets, element):
                 self._add_consumer(found, info, c)
+        if element:
+            return
         for c in info.facts.calls:
             if c.scope != scope or not any(a == name for a in c.args):
                 continue
@@ -286,13 +416,19 @@ class PyHandoffs:
                         continue
                     t_info = self.python.info(target.repo, target.path)
                     for tc in t_info.facts.calls:
-                        if tc.scope == d.qualname and _takes(tc, (p.name,)):
+                        if tc.scope == d.qualname and _takes(tc, (p.name,), gets):
                             self._add_consumer(found, t_info, tc)
 
     # -- messages dispatched on their type -----------------------------------------------------------------
 
     def _message(
-        self, sym: PySymbol, call: CallSite, self_class: Any, outcome: Outcome, path: Sequence[Any]
+        self,
+        sym: PySymbol,
+        call: CallSite,
+        self_class: Any,
+        outcome: Outcome,
+        path: Sequence[Any],
+        reads: list[tuple[int, str, tuple[PySymbol, ...]]] | None = None,
     ) -> Outcome | None:
         info = self.python.info(sym.repo, sym.path)
         flow = self.python.call_flow(info, call)
@@ -303,8 +439,8 @@ class PyHandoffs:
         message = _first_arg(flow.value, "obj")
         if message is None:
             return None
-        if call.chain[-1] not in SEND_OBJECT:  # a send of bytes: only pickled objects carry their type
-            if call.chain[-1] in PUTS and outcome.resolution is Resolution.EXTERNAL:
+        if _method(call) not in SEND_OBJECT:  # a send of bytes: only pickled objects carry their type
+            if _method(call) in PUTS and outcome.resolution is Resolution.EXTERNAL:
                 owner = outcome.target.replace("()", "").rpartition(".")[0]
                 if owner in QUEUE_TYPES:
                     return None  # a queue's put: a queue pair, not a message
@@ -315,7 +451,7 @@ class PyHandoffs:
             message = _first_arg(message, "obj")
             if message is None:
                 return None
-        classes = self._message_classes(sym, ctx, message, path)
+        classes = self._message_classes(sym, ctx, message, path, reads)
         if not classes:
             return None
         chosen: dict[PySymbol, _Registration] = {}
@@ -359,19 +495,61 @@ class PyHandoffs:
         mro = self.python.mro(owner)
         return any(c in mro or owner in self.python.mro(c) for c in senders)
 
-    def _message_classes(self, sym: PySymbol, ctx: Ctx, tree: Any, path: Sequence[Any]) -> list[PySymbol]:
+    def _message_classes(
+        self,
+        sym: PySymbol,
+        ctx: Ctx,
+        tree: Any,
+        path: Sequence[Any],
+        reads: list[tuple[int, str, tuple[PySymbol, ...]]] | None = None,
+    ) -> list[PySymbol]:
         """The workspace classes the message ``tree`` may be an instance of. A parameter is read from the
         argument the walk's caller passed (up the walk's path, as far as the arguments are parameters again):
         that is what *this* flow sends, where the parameter's own values are what any caller may pass."""
+        return self._climb(path, len(path) - 1, ctx, tree, [], reads)
+
+    def passed(
+        self, path: Sequence[Any], name: str, reads: list[tuple[int, str, tuple[PySymbol, ...]]] | None = None
+    ) -> tuple[PySymbol, ...] | None:
+        """The classes the walk's path gives parameter ``name`` of the last function of ``path`` (what the
+        call that entered it passed, read up the path as a message is); None when that call passes no plain
+        argument for it. The walk compares these with what an earlier walk into the function was given."""
         level = len(path) - 1
+        if level < 1 or not isinstance(path[level][0], PySymbol):
+            return None
+        try:
+            up = self._argument_up(path, level, name)
+            if up is None:
+                return None
+            return tuple(self._climb(path, level - 1, up[0], up[1], [(level, name)], reads))
+        except (CodetraceError, RecursionError):
+            return None
+
+    def _climb(
+        self,
+        path: Sequence[Any],
+        level: int,
+        ctx: Ctx,
+        tree: Any,
+        climbed: list[tuple[int, str]],
+        reads: list[tuple[int, str, tuple[PySymbol, ...]]] | None,
+    ) -> list[PySymbol]:
+        """The classes of ``tree`` (evaluated in ``ctx``, in the function at ``level`` of ``path``), read from
+        the callers' arguments up the path while it is a parameter; ``climbed`` are the levels (and
+        parameters) read through so far, reported to ``reads`` with the classes found."""
+        climbed = list(climbed)
         while level >= 1 and tree and tree[0] == "n" and isinstance(path[level][0], PySymbol):
             up = self._argument_up(path, level, tree[1])
             if up is None:
                 break
+            climbed.append((level, tree[1]))
             ctx, tree = up
             level -= 1
         vals = self.python.evaluate(ctx, tree)
-        return sorted({v.cls for v in vals.values if isinstance(v, InstanceV)}, key=sym_key)
+        classes = sorted({v.cls for v in vals.values if isinstance(v, InstanceV)}, key=sym_key)
+        if reads is not None:
+            reads.extend((at, name, tuple(classes)) for at, name in climbed)
+        return classes
 
     def _argument_up(self, path: Sequence[Any], level: int, name: str) -> tuple[Ctx, Any] | None:
         """Where the walk's caller at ``level - 1`` evaluates the argument it passed to parameter ``name`` of
@@ -382,21 +560,28 @@ class PyHandoffs:
         caller, caller_self = path[level - 1][0], path[level - 1][1]
         if name not in params or via is None or not isinstance(caller, PySymbol):
             return None
-        if via.kind is StepKind.SPAWN or (via.chain and via.chain[-1] in PUTS | SEND_OBJECT | SEND_BYTES):
+        if via.kind is StepKind.SPAWN or _method(via) in PUTS | SEND_OBJECT | SEND_BYTES:
             return None  # a hand-off, not a call: its arguments are not the parameters
         c_info = self.python.info(caller.repo, caller.path)
         flow = self.python.call_flow(c_info, via)
         if flow is None or not flow.value or flow.value[0] != "c":
             return None
         func = flow.value[1]
+        frame = self.python.frame_for(caller, caller_self)
+        ctx = Ctx(c_info.key, flow.scope, flow.line, flow.col, flow.path, frame)
         skip = 1 if d.in_class and (d.name == "__init__" or (func and func[0] == "a")) else 0
+        if d.in_class and d.name != "__init__":  # a method handed around as a value is bound or not as it was
+            found = [v for v in self.python.evaluate(ctx, func).values if isinstance(v, DefV) and v.sym == here]
+            if found:
+                skip = (
+                    1 if all(v.bound is not None for v in found) else 0 if all(v.bound is None for v in found) else skip
+                )
         if d.in_class and any(dec.rpartition(".")[2] == "staticmethod" for dec in d.decorators):
             skip = 0
         arg = argument_for(d, params.index(name), flow.value, skip)
         if not isinstance(arg, tuple):
             return None
-        frame = self.python.frame_for(caller, caller_self)
-        return Ctx(c_info.key, flow.scope, flow.line, flow.col, flow.path, frame), arg
+        return ctx, arg
 
     def _handlers_for(self, cls: PySymbol, tests: bool = False) -> list[_Registration]:
         """The registrations that receive an instance of ``cls``: per receiver, the one for the most specific
@@ -799,14 +984,89 @@ def _site_key(sym: PySymbol, call: CallSite) -> tuple[Any, ...]:
     return (sym.repo, sym.path, call.scope, call.line, call.col, call.text)
 
 
-def _takes(call: CallSite, receiver: tuple[str, ...]) -> bool:
+def _method(call: CallSite) -> str:
+    """The name a call's callee ends with: ``put`` for ``self.q.put`` and for ``self.qs[i].put``."""
+    if call.chain:
+        return call.chain[-1]
+    tail = call.text.rpartition(".")[2]
+    return tail if tail.isidentifier() else ""
+
+
+def _takes(call: CallSite, receiver: tuple[str, ...], gets: frozenset[str] = GETS, element: bool = False) -> bool:
     """Whether a call takes from the queue ``receiver``: ``self.q.get()``, ``for x in self.q``, or hands its
-    ``get`` to another call (``iter(self.q.get, None)``)."""
+    ``get`` to another call (``iter(self.q.get, None)``); with ``element``, from an element of it
+    (``self.qs[i].get()``)."""
     chain = call.chain
-    if len(chain) == len(receiver) + 1 and chain[:-1] == receiver and chain[-1] in GETS:
+    if element:
+        head = ".".join(receiver) + "["
+        return (
+            not chain
+            and call.text.startswith(head)
+            and call.text.endswith("]." + _method(call))
+            and (_method(call) in gets)
+        )
+    if len(chain) == len(receiver) + 1 and chain[:-1] == receiver and chain[-1] in gets:
         return True
     prefix = ".".join(receiver) + "."
-    return any(a.startswith(prefix) and a[len(prefix) :] in GETS for a in call.args)
+    return any(a.startswith(prefix) and a[len(prefix) :] in gets for a in call.args)
+
+
+def _held(tree: Any) -> tuple[tuple[str, ...], bool] | None:
+    """``(("self", attr), element)`` or ``((name,), element)`` for ``self.attr``/``name`` (``element`` for a
+    subscript of one: ``self.attrs[i]``), else None."""
+    element = False
+    if tree and tree[0] == "s":
+        tree, element = tree[1], True
+    if tree and tree[0] == "a" and tree[1] == ("n", "self"):
+        return ("self", tree[2]), element
+    if tree and tree[0] == "n":
+        return (tree[1],), element
+    return None
+
+
+def _put_receiver(flow: Flow | None) -> tuple[tuple[str, ...], bool] | None:
+    """What a put's flow puts into: see :func:`_held`."""
+    if flow is None or not flow.value or flow.value[0] != "c":
+        return None
+    func = flow.value[1]
+    if not func or func[0] != "a":
+        return None
+    return _held(func[1])
+
+
+def _derives(info: FileInfo, scope: str, tree: Any, attr: str, element: bool) -> bool:
+    """Whether ``tree`` (in ``scope``) is the queue held in ``self.attr`` (``element``: an element of it),
+    directly or through a local name every binding of which gives it."""
+    if _held(tree) == (("self", attr), element):
+        return True
+    if not tree or tree[0] != "n":
+        return False
+    binds = info.binds.get((scope, tree[1]), [])
+    return bool(binds) and all(_bound_from(flow.value, accessor, attr, element) for flow, accessor in binds)
+
+
+def _bound_from(value: Any, accessor: tuple[Any, ...], attr: str, element: bool) -> bool:
+    if value and value[0] == "iter":
+        return element and _yielded_from(value[1], accessor, attr)
+    return not accessor and _held(value) == (("self", attr), element)
+
+
+def _yielded_from(iterable: Any, accessor: tuple[Any, ...], attr: str) -> bool:
+    """Whether the part ``accessor`` of what iterating ``iterable`` yields is an element of ``self.attr``:
+    ``for q in self.qs``, ``for i, q in enumerate(self.qs)``, ``for q, e in zip(self.qs, ...)``."""
+    if not accessor and _held(iterable) == (("self", attr), False):
+        return True
+    if not iterable or iterable[0] != "c" or not iterable[1] or iterable[1][0] != "n" or not iterable[2]:
+        return False
+    fn, args = iterable[1][1], iterable[2]
+    step = accessor[0] if accessor else None
+    if fn == "enumerate" and step == ("ix", 1):
+        return _yielded_from(args[0], accessor[1:], attr)
+    if fn == "zip" and step is not None and step[0] == "ix" and 0 <= step[1] < len(args):
+        return _yielded_from(args[step[1]], accessor[1:], attr)
+    if fn in ("list", "tuple", "reversed", "sorted", "iter") and len(args) == 1:
+        return _yielded_from(args[0], accessor, attr)
+    return False
 
 
 def _first_arg(call_tree: Any, keyword: str) -> Any:

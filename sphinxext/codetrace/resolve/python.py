@@ -15,15 +15,23 @@ a ``functools.partial``, or an external dotted name (stdlib, third party, builti
   and ``.pyi`` stubs (next to a module, or instead of it).
 * Attributes of instances are found along the C3 MRO, then in what methods assign to ``self.x`` and in
   class-level annotations (dataclass, NamedTuple and pydantic fields). An instance whose class is only
-  declared (an annotation, ``self``) may be a subclass: a method a subclass overrides makes the call a set of
-  candidates; when the base is abstract and one subclass implements it, that one is the answer.
+  declared (an annotation, ``self``) may be a subclass: a method a subclass overrides (or inherits from a
+  mixin) makes the call a set of candidates; when the base is abstract and one subclass implements it, that
+  one is the answer.
 * Calls take the callee's return annotation or, without one, what its ``return`` statements give for *these*
   arguments (a decorator that returns its argument is transparent; ``functools.wraps(fn)`` makes a wrapper
   stand for ``fn``); ``yield`` makes a generator, ``with`` takes ``__enter__``, ``for`` takes the elements.
 
 * A parameter without a declared type holds what the calls in its function's own file pass (a partial
   answer: other files may pass more); in a trace, an instance made where ``__init__`` stores its arguments
-  remembers that construction, so ``self.handler`` in a method reached on it is what was passed there.
+  remembers that construction, so ``self.handler`` in a method reached on it is what was passed there (so
+  does a dataclass whose fields are declared vaguely, ``object``/``Any``: the value passed wins). A function
+  defined inside another remembers the call it was made in (its closure): a decorator's wrapper, entered by
+  the walk, calls the function the decorator was applied to. In a trace, a parameter no annotation declares
+  holds what the walk's call passed it, read up the walk's path (:meth:`PythonResolver.walk_frame`).
+* An object whose class has a workspace ``__getattr__``/``__call__`` answers attribute reads and calls through
+  them; ``importlib.import_module`` and ``getattr`` on string constants are followed, so a lazy-import proxy
+  (``LazyImport("pkg.mod", "Cls")``) stands for the class it names, also as an annotation.
 
 The values and the pure helpers over them live in :mod:`.pyvalues`; this module reads files (through the
 index) and evaluates. Each answer records how it was made (:class:`~sphinxext.codetrace.model.Resolution`):
@@ -44,7 +52,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +98,12 @@ from .pyvalues import (
     is_method,
     kill_stores,
     leaves,
+    merge_closures,
     names_in,
     one,
     reaching,
     site_of,
+    stable_key,
     sym_key,
     target_key,
     terminal,
@@ -178,6 +188,8 @@ _SEQUENCES = {
     "ValuesView",
     "Reversible",
 }
+#: Lower-case classes subscripted as generics in code (``deque[int](maxlen=4)``, ``list[str]()``).
+_LOWER_GENERICS = frozenset({"list", "dict", "set", "frozenset", "tuple", "type", "deque", "defaultdict"})
 _MAPPINGS = {"dict", "Dict", "Mapping", "MutableMapping", "defaultdict", "DefaultDict", "OrderedDict", "ChainMap"}
 #: External bases that add no attributes a call could reach.
 _HARMLESS_BASES = frozenset(
@@ -208,6 +220,8 @@ _MAX_SOURCES = 24
 
 
 _END = (1 << 30, 0)
+#: Flow tags of the calls the code makes without writing them: their arguments are not written either.
+_IMPLICIT_FLOWS = frozenset({"enter", "exit", "iter", "next", "callback"})
 
 
 class _Cut(Exception):
@@ -240,6 +254,8 @@ class PythonResolver:
         #: Call graphs see the whole program: what known callers pass is all a parameter receives.
         self.closed_world = False
         self._callers: dict[tuple[str, str, str], dict[PySymbol, list[tuple[Ctx, Flow, Any]]]] = {}
+        self._walk_frames: dict[Any, Frame | None] = {}  # (frame, call, caller, caller's frame) -> walk frame
+        self._reads: dict[Frame, set[str]] = {}  # walk frame -> parameters read from the call that entered it
         self._isolated = False  # computing a file's callers: parameters are not followed to callers
         self._active: set[Any] = set()
         self._cuts = 0
@@ -392,16 +408,22 @@ class PythonResolver:
 
     # -- call sites -------------------------------------------------------------------------------------------
 
-    def resolve_call(self, sym: PySymbol, call: CallSite, self_class: Any = None) -> Outcome:
+    def resolve_call(
+        self, sym: PySymbol, call: CallSite, self_class: Any = None, path: Sequence[Any] | None = None
+    ) -> Outcome:
         """What the call at ``call`` inside ``sym`` calls. ``self_class`` is what the walk knows ``self`` is
-        (the instance, or the class, a method was reached on): then ``self.m()`` finds the override."""
+        (the instance, or the class, a method was reached on): then ``self.m()`` finds the override. ``path``
+        is the walk's path to ``sym`` (see :meth:`walk_frame`): then its parameters hold what was passed."""
         info = self.info(sym.repo, sym.path)
         tag = implicit_tag(call.text)
         flow = self.call_flow(info, call)
         implicit = tag is not None or call.text.startswith("@")
         if flow is None:
             return Outcome(Resolution.UNRESOLVED, call.text, quiet=implicit)
-        frame = self.frame_for(sym, self_class)
+        if path and path[-1][0] == sym and path[-1][1] == self_class:
+            frame = self.walk_frame(path)
+        else:
+            frame = self.frame_for(sym, self_class)
         answer = self.call_answer(info, flow, frame)
         return self._outcome(answer, call, implicit)
 
@@ -418,6 +440,8 @@ class PythonResolver:
         ``self`` as the walk knows it."""
         if sym.definition.kind != "function":
             return None
+        if isinstance(self_class, DefV) and self_class.closure is not None and self_class.sym == sym:
+            return Frame(sym, None, None, self_class.closure)  # a nested function, in the call that made it
         self_value = None
         if isinstance(self_class, PySymbol):
             self_class = InstanceV(self_class)
@@ -430,6 +454,121 @@ class PythonResolver:
                 if owner in self.mro(cls):
                     self_value = self_class
         return Frame(sym, self_value)
+
+    def walk_frame(self, path: Sequence[Any]) -> Frame | None:
+        """The frame the last function of a walk's ``path`` runs in (``(symbol, self class, call that entered
+        it)`` per level, from the entry): :meth:`frame_for`, and the call that entered it, in the caller's own
+        walk frame (``Frame.caller``): a parameter holds what that call passed. So a list built in one module
+        and handed on through helpers of another still holds what it held where it was built: the helpers'
+        parameters are declared nowhere, and their callers elsewhere are not all known."""
+        sym, self_class, via = path[-1]
+        frame = self.frame_for(sym, self_class)
+        if frame is None or via is None or len(path) < 2 or not isinstance(path[-2][0], PySymbol):
+            return frame
+        caller_frame = self.walk_frame(path[:-1])
+        key = (frame, via, path[-2][0], caller_frame)
+        if key in self._walk_frames:
+            return self._walk_frames[key]
+        entry = self._entry_call(path[-2][0], caller_frame, via, sym)
+        found = Frame(frame.func, frame.self_value, frame.args, frame.closure, entry) if entry else frame
+        self._walk_frames[key] = found
+        return found
+
+    def _entry_call(
+        self, caller: PySymbol, caller_frame: Frame | None, via: CallSite, sym: PySymbol
+    ) -> tuple[Ctx, Any, int] | None:
+        """The call ``via`` in ``caller`` (running in ``caller_frame``) as ``Frame.caller`` of ``sym``: its
+        context, its tree and how many leading parameters it does not pass (``self``), when the call calls
+        ``sym`` itself (not a hand-off, a ``functools.partial``, an implicit call)."""
+        info = self._info_of(caller)
+        flow = self.call_flow(info, via)
+        d = sym.definition
+        if flow is None or flow.target in _IMPLICIT_FLOWS or not flow.value or flow.value[0] != "c":
+            return None
+        ctx = Ctx(info.key, flow.scope, flow.line, flow.col, flow.path, caller_frame)
+        self._begin_query()
+        try:
+            if not self._undeclared(sym):
+                return None  # every parameter is declared: the declarations say what it holds
+            callee = self._guarded(lambda: self.eval(ctx, flow.value[1]))
+        except RecursionError:
+            return None
+        if any(isinstance(v, PartialV) for v in callee.values):
+            return None
+        skips = set()
+        for t in self._targets(callee, flow.target):
+            if t.sym == sym:
+                skips.add(bound_params(d, t.receiver) if t.kind == "def" else 1)
+            elif sym in t.extra:
+                skips.add(1)
+        return (ctx, flow.value, skips.pop()) if len(skips) == 1 else None
+
+    def _undeclared(self, sym: PySymbol) -> frozenset[str]:
+        """The parameters of ``sym`` (but ``self``/``cls`` and ``**``) that no annotation declares completely
+        (none, ``Any``, ``object``, a bare ``list``...): only these take what the walk's call passed."""
+        key = ("undeclared", sym)
+        found = self._memo.get(key)
+        if found is None:
+            d = sym.definition
+            info = self._info_of(sym)
+            skip = bound_params(d, True)
+            names = set()
+            for p in d.params[skip:]:
+                if p.star == "**":
+                    continue
+                declared = (
+                    self._guarded(lambda p=p: self.annotation(info, d.parent, p.annotation)) if p.annotation else None
+                )
+                if p.star or declared is None or not (declared.values and complete(declared)):
+                    names.add(p.name)
+            found = self._memo[key] = frozenset(names)
+        return found
+
+    def _walk_arg(self, frame: Frame | None, d: Definition, index: int, record: bool = True) -> Vals | None:
+        """What the call the walk entered ``frame``'s function through passed to parameter ``index`` of ``d``
+        (None: nothing known, not passed, or declared). Each parameter a resolution reads this way is
+        remembered (:meth:`reads`; ``record``)."""
+        if frame is None or frame.caller is None or frame.func.definition.qualname != d.qualname:
+            return None
+        if d.params[index].name not in self._undeclared(frame.func):
+            return None
+        ctx, tree, skip = frame.caller
+        if index < skip:
+            return None
+        arg = argument_for(d, index, tree, skip)
+        if arg is None or arg == "**":
+            return None
+        key = ("passed", frame, index)
+        if arg == "*":
+            found = self._memoised(key, lambda: self._star_args(ctx, d, tree, skip))
+        else:
+            found = self._memoised(key, lambda: self.eval(ctx, arg))
+        if not found.values:
+            return None
+        if record:
+            self._reads.setdefault(frame, set()).add(d.params[index].name)
+        return found
+
+    def reads(self, frame: Frame | None) -> tuple[str, ...]:
+        """The parameters of ``frame`` whose values some resolution took from the call the walk entered it
+        through (:meth:`walk_frame`), sorted."""
+        return tuple(sorted(self._reads.get(frame, ()))) if frame is not None else ()
+
+    def passed_classes(self, frame: Frame | None, name: str) -> tuple[tuple[str, str], ...] | None:
+        """The workspace classes and functions the call the walk entered ``frame``'s function through passed to
+        parameter ``name`` (containers' elements included), as sorted ``(stable text, short label)`` pairs;
+        None when nothing known was. The walk walks a function again when a later call passes other ones to a
+        parameter it read."""
+        if frame is None or frame.caller is None:
+            return None
+        d = frame.func.definition
+        index = next((i for i, p in enumerate(d.params) if p.name == name), None)
+        if index is None:
+            return None
+        self._begin_query()
+        found = self._guarded(lambda: self._walk_arg(frame, d, index, record=False) or UNKNOWN)
+        atoms = sorted(_atoms(found.values, 0))
+        return tuple(atoms) if atoms else None
 
     def call_answer(self, info: FileInfo, flow: Flow, frame: Frame | None) -> CallAnswer:
         """Every callee of the call ``flow`` (in ``info``) when its function runs in ``frame``."""
@@ -480,13 +619,16 @@ class PythonResolver:
         for value in sorted(vals.values, key=value_key):
             for target in self._value_targets(value):
                 key = (target.kind, target.sym, target.cls, target.name)
-                targets.setdefault(key, target)
+                found = targets.get(key)
+                targets[key] = target if found is None else _merge_targets(found, target)
         return sorted(targets.values(), key=target_key)
 
     def _value_targets(self, value: Any) -> list[Target]:
         if isinstance(value, DefV):
             d = value.sym.definition
             if d.kind == "function":
+                if value.closure is not None and not d.in_class:
+                    return [Target("def", value.sym, receiver=value)]  # entered in the call that made it
                 return [Target("def", value.sym, receiver=value.bound)]
             return [self.construction(value.sym)]
         if isinstance(value, InstanceV):
@@ -527,8 +669,7 @@ class PythonResolver:
             if implicit:
                 return Outcome(Resolution.EXTERNAL, externals[0], quiet=True)
             name = " | ".join(externals)
-            short = name[len("builtins.") :] if name.startswith("builtins.") else ""
-            quiet = short in QUIET_BUILTINS or _is_builtin_exception(short) or _is_builtin_method(name)
+            quiet = all(_is_quiet_external(n) for n in externals)  # one real callee among them: shown
             return Outcome(
                 Resolution.EXTERNAL, name, quiet=quiet, note="other callees unknown" if answer.partial else ""
             )
@@ -559,12 +700,16 @@ class PythonResolver:
         if not candidates:  # constructions of classes without __init__ only
             names = sorted(t.cls.qualname for t in syms if t.cls is not None)
             return Outcome(Resolution.CANDIDATES, " | ".join(names), note="; ".join(notes))
+        closures = {
+            t.sym: t.receiver for t in syms if t.kind == "def" and isinstance(t.receiver, DefV) and t.receiver.closure
+        }
         return Outcome(
             Resolution.CANDIDATES,
             target,
             callee=answer.decl,
             candidates=candidates,
             note="; ".join(notes) or f"{len(candidates)} candidates",
+            receivers=tuple(closures.get(c) for c in candidates) if closures else (),
         )
 
     # -- whole call graphs ------------------------------------------------------------------------------------
@@ -661,7 +806,7 @@ class PythonResolver:
         if tag == "lam" or tag == "def":
             info = self.info(*ctx.key)
             d = info.defs.get(tree[1])
-            return one(DefV(self._sym(info, d))) if d is not None else UNKNOWN
+            return one(DefV(self._sym(info, d), closure=_closure_of(d, ctx))) if d is not None else UNKNOWN
         if tag == "dec":
             return self._decorated(ctx, tree)
         if tag == "imp":
@@ -704,7 +849,7 @@ class PythonResolver:
             if not scope or (d is not None and (d.kind == "function" or first)):
                 here = scope == ctx.scope
                 at = (ctx.line, ctx.col, ctx.path) if here else None
-                frame = ctx.frame if here else None
+                frame = ctx.frame if here else _enclosing_frame(ctx.frame, scope)
                 found = self._lookup_in(info, d, scope, name, at, frame)
                 if found is not None:
                     return found
@@ -788,7 +933,10 @@ class PythonResolver:
 
     def _declared_or_found(self, declared: Vals, found: Vals) -> Vals:
         """An annotated binding: the annotation is the declaration, unless the value is more precise (an
-        instance of a declared class or subclass); declared containers add the element types they name."""
+        instance of a declared class or subclass); declared containers add the element types they name. A
+        declaration that names nothing usable (``Any``, ``object``) leaves a value that is known."""
+        if not declared.values and declared.partial and not found.partial:
+            return found
         if not found.values or all(isinstance(v, (ExternalV, ConstV)) for v in found.values):
             return declared if declared.values or not found.values else found
         if any(isinstance(v, (SeqV, DictV)) for v in declared.values):
@@ -836,6 +984,8 @@ class PythonResolver:
         if frame is not None and frame.args is not None:
             for name, vals in frame.args:
                 if name == p.name:
+                    if not vals.values and vals.partial and p.annotation and not p.star:
+                        return self.annotation(info, d.parent, p.annotation)  # unknown: the declaration holds
                     return vals
         decorators = {dec.rpartition(".")[2] for dec in d.decorators}
         is_self = index == 0 and not p.star and d.in_class and "staticmethod" not in decorators
@@ -865,6 +1015,13 @@ class PythonResolver:
                 parts.append(self.annotation(info, d.parent, p.annotation))
             return union(parts) if parts else UNKNOWN
         parts = []
+        passed = self._walk_arg(frame, d, index)
+        if passed is not None:  # what the call the walk came through passed (the declaration says less)
+            if p.annotation and not p.star:
+                passed = self._declared_or_found(self.annotation(info, d.parent, p.annotation), passed)
+            if not passed.partial:
+                return passed
+            parts.append(passed)  # some of it unknown: what the declaration and other callers say counts too
         if p.annotation and not p.star:
             declared = self.annotation(info, d.parent, p.annotation)
             if declared.values and complete(declared):
@@ -1135,6 +1292,11 @@ class PythonResolver:
             bound = self._bind_member(member, inst, DefV(inst.cls)).weaker(how)
             if not is_method(member):  # a class attribute: what instances store shadows it
                 stored = self._stored_attr(inst, name)
+                if not member.values and member.partial:  # declared vaguely (`x: object`): what is given wins
+                    given = [g for g in (stored, self._field_argument(inst, name)) if g is not None and g.values]
+                    if given:
+                        found = union(given)
+                        return Vals(found.values, weaker(found.how, Resolution.TYPED), found.partial)
                 return union([bound, stored]) if stored is not None else bound
             if inst.exact:
                 return bound
@@ -1145,6 +1307,9 @@ class PythonResolver:
         external = self._external_member(mro, name)
         if external is not None:
             return external
+        dynamic = self._getattr_hook(inst, name)
+        if dynamic is not None:
+            return dynamic
         if not inst.exact:
             found = self._with_overrides(inst, name, NOTHING, None)
             if found.values:
@@ -1154,30 +1319,86 @@ class PythonResolver:
                 return found
         return NOTHING if self._closed(inst.cls) else UNKNOWN
 
+    def _getattr_hook(self, inst: InstanceV, name: str) -> Vals | None:
+        """``inst.name`` answered by a workspace ``__getattr__`` of its class (called when the usual lookup
+        finds nothing): what it returns for this name (a proxy that imports and forwards to a class)."""
+        if name.startswith("__"):
+            return None
+        hook = self._class_attr(inst.cls, "__getattr__", instance=inst)
+        funcs = [v for v in hook.values if isinstance(v, DefV) and v.sym.definition.kind == "function"]
+        if not funcs:
+            return None
+        parts = []
+        for func in sorted(funcs, key=value_key):
+            params = [p for p in func.sym.definition.params if not p.star]
+            if len(params) < 2:
+                continue
+            args = ((params[1].name, one(ConstV(name), Resolution.EXTERNAL)),)
+            parts.append(self._returns(func.sym, Frame(func.sym, inst, args, func.closure)))
+        found = union(parts) if parts else UNKNOWN
+        return Vals(found.values, weaker(found.how, Resolution.TYPED), found.partial) if found.values else None
+
     def _from_subclasses(self, inst: InstanceV, name: str) -> Vals:
         """An attribute no class of the MRO has, on a declared instance: what the subclasses that have it give
         (a mixin's ``self.x`` is set by the class it is mixed into)."""
-        parts = []
+        parts, having = self._subclass_members(inst.cls, name, methods=False)
         for sub in self.subclasses(inst.cls):
-            found = self._own_attr(sub, name)
-            sub_inst = InstanceV(sub)
-            if found is not None:
-                parts.append(self._bind_member(found, sub_inst, DefV(sub)).weaker(Resolution.TYPED))
+            if sub in having:
                 continue
-            stored = self._stored_attr(sub_inst, name)
+            stored = self._stored_attr(InstanceV(sub), name)
             if stored is not None:
                 parts.append(stored)
         return union(parts) if parts else NOTHING
 
-    def _with_overrides(self, inst: InstanceV, name: str, base: Vals, owner: PySymbol | None) -> Vals:
-        """A method on a declared instance: the subclasses that override it are candidates too. An abstract
-        base method is not one of them."""
-        overrides = []
-        for sub in self.subclasses(inst.cls):
-            own = self._own_attr(sub, name)
-            if own is None or not is_method(own):
+    def _subclass_members(self, cls: PySymbol, name: str, methods: bool) -> tuple[list[Vals], set[PySymbol]]:
+        """What the subclasses of ``cls`` that define ``name`` or inherit it from a mixin give (only methods
+        when ``methods``), bound to them, and which subclasses those are. A mixin's member that several
+        subclasses inherit is bound to the mixin itself (a declared instance of it: its own ``self.x`` calls
+        reach every class it is mixed into), one that one subclass inherits to that subclass."""
+        parts: list[Vals] = []
+        having: set[PySymbol] = set()
+        mixed: dict[PySymbol, list[tuple[PySymbol, Vals]]] = {}
+        for sub in self.subclasses(cls):
+            found = self._subclass_member(cls, sub, name)
+            if found is None or (methods and not is_method(found[0])):
                 continue
-            overrides.append(self._bind_member(own, InstanceV(sub), DefV(sub)).weaker(Resolution.TYPED))
+            having.add(sub)
+            if found[1] == sub:
+                parts.append(self._bind_member(found[0], InstanceV(sub), DefV(sub)))
+            else:
+                mixed.setdefault(found[1], []).append((sub, found[0]))
+        for provider, users in mixed.items():
+            holder = users[0][0] if len(users) == 1 else provider
+            parts.append(self._bind_member(users[0][1], InstanceV(holder), DefV(holder)))
+        return parts, having
+
+    def _subclass_member(self, cls: PySymbol, sub: PySymbol, name: str) -> tuple[Vals, PySymbol] | None:
+        """``name`` as subclass ``sub`` of ``cls`` has it, found along ``sub``'s own MRO, with the class that
+        provides it: ``sub`` itself (``typed``), or a class outside ``cls``'s hierarchy, a mixin (``inherited``:
+        ``class Tree(EventsMixin, Cache)`` runs ``EventsMixin.take_events`` where ``Cache`` has its own). None
+        when ``sub`` has it from ``cls``'s MRO, from another subclass of ``cls`` (asked on its own), or not at
+        all."""
+        subs = self.subclasses(cls)
+        base_mro = self.mro(cls)
+        sub_mro = self.mro(sub)
+        for index, c in enumerate(sub_mro):
+            found = self._own_attr(c, name)
+            if found is None:
+                continue
+            if index == 0:
+                return found.weaker(Resolution.TYPED), sub
+            if c in base_mro or c in subs:
+                return None
+            # a subclass between ``cls`` and ``sub`` that has it from the same mixin is the one that counts
+            if any(p in subs and c in self.mro(p) for p in sub_mro[1:index]):
+                return None
+            return found.weaker(Resolution.INHERITED), c
+        return None
+
+    def _with_overrides(self, inst: InstanceV, name: str, base: Vals, owner: PySymbol | None) -> Vals:
+        """A method on a declared instance: the subclasses that override it (or inherit it from a mixin) are
+        candidates too. An abstract base method is not one of them."""
+        overrides, _ = self._subclass_members(inst.cls, name, methods=True)
         if not overrides:
             return base
         decl = None
@@ -1215,7 +1436,8 @@ class PythonResolver:
                 stores.append((flow, accessor, d))
             if not stores:
                 continue
-            annotated = [s for s in stores if s[0].annotation]
+            # a declaration wins over the other stores, unless it says nothing usable (`self.x: Any = None`)
+            annotated = [s for s in stores if s[0].annotation and self._declares(info, s[0])]
             parts = []
             for flow, accessor, d in annotated[:1] or stores:
                 frame = self._store_frame(info, d, inst, flow)
@@ -1223,6 +1445,10 @@ class PythonResolver:
             found = union(parts)
             return Vals(found.values, weaker(found.how, Resolution.TYPED), found.partial)
         return None
+
+    def _declares(self, info: FileInfo, flow: Flow) -> bool:
+        """Whether the annotation of a binding names something (not ``Any``, ``object``, ``Callable``...)."""
+        return bool(self.annotation(info, _annotation_scope(info, flow.scope), flow.annotation or "").values)
 
     def _store_frame(self, info: FileInfo, d: Definition, inst: InstanceV, flow: Flow) -> Frame | None:
         """The frame a ``self.x = value`` store of method ``d`` is evaluated in for ``inst``: ``self`` is
@@ -1395,7 +1621,7 @@ class PythonResolver:
                 if ctx.key[0] and tree and tree[0] == "c" and tree[1] is not None and self._stores_arguments(value.sym):
                     alloc = (ctx.key, ctx.scope, ctx.line, ctx.col, ctx.path, tree)
                 return one(InstanceV(value.sym, True, alloc), Resolution.TYPED)
-            frame = self._call_frame(value.sym, value.bound, ctx, tree)
+            frame = self._call_frame(value.sym, value.bound, ctx, tree, value.closure)
             return self._returns(value.sym, frame)
         if isinstance(value, InstanceV):
             member = self._call_members(value)
@@ -1422,8 +1648,9 @@ class PythonResolver:
         return member
 
     def _stores_arguments(self, cls: PySymbol) -> bool:
-        """Whether some ``__init__`` of the MRO stores one of its parameters (then instances remember where
-        they were made, so ``self.handler`` finds what this construction passed)."""
+        """Whether some ``__init__`` of the MRO stores one of its parameters, or the class is a dataclass with
+        a field whose annotation says nothing usable (``object``, ``Any``): then instances remember where they
+        were made, so ``self.handler`` finds what this construction passed."""
         key = ("stores-args", cls)
         found = self._memo.get(key)
         if found is not None:
@@ -1440,10 +1667,80 @@ class PythonResolver:
                     if flow.scope == init.qualname and params & names_in(flow.value):
                         result = True
             break
+        else:
+            result = self._vague_fields(cls)
         self._memo[key] = result
         return result
 
-    def _call_frame(self, sym: PySymbol, bound: Any, ctx: Ctx, tree: Any) -> Frame:
+    def _vague_fields(self, cls: PySymbol) -> bool:
+        """Whether ``cls`` is a dataclass with a field whose annotation names nothing usable."""
+        fields = self._fields(cls)
+        return bool(fields) and any(not self._field_annotation(c, f).values for c, f, _ in fields)
+
+    def _fields(self, cls: PySymbol) -> list[tuple[PySymbol, Flow, bool]] | None:
+        """The fields of a dataclass or ``NamedTuple`` (those of its bases first, each at its first place):
+        ``(class, annotated binding, keyword only)``; None when ``cls`` is neither."""
+        key = ("fields", cls)
+        found = self._memo.get(key)
+        if found is not None:
+            return found or None
+        fields: dict[str, tuple[PySymbol, Flow, bool]] = {}
+        generated = False
+        for c in reversed(self.mro(cls)):
+            decorators = [dec.partition("(")[0].rpartition(".")[2] for dec in c.definition.decorators]
+            named_tuple = any(b.partition("[")[0].rpartition(".")[2] == "NamedTuple" for b in c.definition.bases)
+            if "dataclass" not in decorators and not named_tuple:
+                continue
+            generated = True
+            kw_only = any(
+                dec.partition("(")[0].rpartition(".")[2] == "dataclass" and re.search(r"\bkw_only\s*=\s*True", dec)
+                for dec in c.definition.decorators
+            )
+            info = self._info_of(c)
+            scope = c.definition.qualname
+            for flow in info.facts.flow:
+                if flow.kind != "bind" or flow.scope != scope or not flow.annotation or flow.target[0] != "n":
+                    continue
+                annotation = flow.annotation.strip("'\"")
+                if annotation.rpartition(".")[2] == "KW_ONLY":
+                    kw_only = True
+                    continue
+                if annotation.partition("[")[0].rpartition(".")[2] == "ClassVar":
+                    continue
+                name = flow.target[1]
+                if name not in fields:
+                    fields[name] = (c, flow, kw_only)
+        result = list(fields.values()) if generated else None
+        self._memo[key] = result or []
+        return result
+
+    def _field_annotation(self, cls: PySymbol, flow: Flow) -> Vals:
+        return self.annotation(self._info_of(cls), cls.definition.parent, flow.annotation or "")
+
+    def _field_argument(self, inst: InstanceV, name: str) -> Vals | None:
+        """What the construction that made ``inst`` passed for the dataclass field ``name`` (by keyword, or
+        by position), or None when it passed nothing for it or is not known."""
+        if inst.alloc is None:
+            return None
+        fields = self._fields(inst.cls)
+        if not fields:
+            return None
+        key, scope, line, col, path, tree = inst.alloc
+        ctx = Ctx(key, scope, line, col, path, None)
+        for keyword, arg in tree[3]:
+            if keyword == name:
+                return self.eval(ctx, arg)
+        positional = [flow.target[1] for _c, flow, kw_only in fields if not kw_only]
+        if name not in positional:
+            return None
+        index = positional.index(name)
+        args = tree[2]
+        if any(a and a[0] == "*" for a in args[: index + 1]) or index >= len(args):
+            return None
+        return self.eval(ctx, args[index])
+
+    def _call_frame(self, sym: PySymbol, bound: Any, ctx: Ctx, tree: Any, closure: Frame | None = None) -> Frame:
+        self_value = bound if isinstance(bound, (InstanceV, DefV)) else None
         if (
             self._frame_depth >= _MAX_FRAME_DEPTH
             or not tree
@@ -1451,13 +1748,13 @@ class PythonResolver:
             or tree[1] is None
             or not self._uses_params(sym)
         ):
-            return Frame(sym, bound if isinstance(bound, (InstanceV, DefV)) else None)
+            return Frame(sym, self_value, None, closure)
         self._frame_depth += 1
         try:
             args = self._bind_args(sym, bound, ctx, tree)
         finally:
             self._frame_depth -= 1
-        return Frame(sym, bound if isinstance(bound, (InstanceV, DefV)) else None, args)
+        return Frame(sym, self_value, args, closure)
 
     def _uses_params(self, sym: PySymbol) -> bool:
         """Whether the flows of ``sym``'s own body name one of its parameters (but ``self``): only then does
@@ -1519,7 +1816,8 @@ class PythonResolver:
                     return one(InstanceV(self._sym(info, owner)), Resolution.TYPED)
             declared = self.annotation(info, d.parent, d.returns)
             if any(isinstance(v, (InstanceV, DefV)) for v in declared.values):
-                return declared
+                refined = self._constructed_result(info, d, frame, declared)
+                return refined if refined is not None else declared
         flows = info.returns.get(d.qualname, [])
         if flows:
             inferred = union(self.eval(Ctx(info.key, d.qualname, f.line, f.col, f.path, frame), f.value) for f in flows)
@@ -1535,6 +1833,19 @@ class PythonResolver:
         if stub is not None:
             return stub
         return UNKNOWN if info.facts.path.endswith(".pyi") else NOTHING  # no return statement: None
+
+    def _constructed_result(self, info: FileInfo, d: Definition, frame: Frame, declared: Vals) -> Vals | None:
+        """For a declared result whose class is a dataclass with vaguely annotated fields: the instances the
+        ``return`` statements construct, which know what their fields were given (None: not that case, or the
+        statements give something else)."""
+        classes = [v.cls for v in declared.values if isinstance(v, InstanceV)]
+        if len(classes) != len(declared.values) or not any(self._vague_fields(c) for c in classes):
+            return None
+        flows = info.returns.get(d.qualname, [])
+        if not flows:
+            return None
+        found = union(self.eval(Ctx(info.key, d.qualname, f.line, f.col, f.path, frame), f.value) for f in flows)
+        return found.weaker(Resolution.TYPED) if self._refines(found, declared) and not found.partial else None
 
     def _stub_returns(self, sym: PySymbol) -> Vals | None:
         """The return annotation a ``.pyi`` stub next to the module gives the same function."""
@@ -1562,6 +1873,14 @@ class PythonResolver:
             return Vals(frozenset(classes), Resolution.TYPED) if classes else UNKNOWN
         if short == "getattr" and len(positional) >= 2 and positional[1][0] == "k":
             return self.attribute(arg(0), positional[1][1])
+        if short == "getattr" and len(positional) >= 2:
+            names = _constant_strings(arg(1))  # a name held in a variable or attribute, known here
+            if names:
+                return union(self.attribute(arg(0), n) for n in names)
+        if name == "importlib.import_module" and len(positional) == 1:
+            modules = _constant_strings(arg(0))
+            if modules and not any(m.startswith(".") for m in modules):
+                return union(self._import(m, frozenset()) for m in modules)
         if short in ("iter", "reversed", "sorted", "list", "tuple", "set", "frozenset") and positional:
             elems = self.elements(arg(0))
             kind = "iter" if short in ("iter", "reversed") else "list" if short == "sorted" else short
@@ -1571,6 +1890,8 @@ class PythonResolver:
         if short == "dict" and not positional:
             entries = tuple((("k", k), self.eval(ctx, v).values) for k, v in (tree[3] or ()) if k != "**")
             return one(DictV(entries, site_of(ctx, tree)), Resolution.EXTERNAL)
+        if name == "collections.defaultdict":
+            return self._defaultdict(ctx, tree, positional)
         if short == "next" and positional:
             return self.elements(arg(0))
         if short == "enumerate" and positional:
@@ -1607,6 +1928,29 @@ class PythonResolver:
             return UNKNOWN  # what these give depends on run-time values
         return one(ExternalV(name + "()"), Resolution.EXTERNAL)
 
+    def _defaultdict(self, ctx: Ctx, tree: Any, positional: list[Any]) -> Vals:
+        """``collections.defaultdict(factory, ...)``: a dict whose every key (``None``, any) holds what calling
+        the factory gives, besides what is stored into it (found through its site, like a ``{}``)."""
+        entries: list[tuple[Any, frozenset[Any]]] = []
+        partial = False
+        if positional:
+            factory = self.eval(ctx, positional[0])
+            made = union(self._call_value(v, ctx, ("c", None, (), ())) for v in sorted(factory.values, key=value_key))
+            if made.values:
+                entries.append((None, made.values))
+            partial = factory.partial or made.partial or not factory.values
+        if len(positional) > 1:  # defaultdict(factory, mapping): the mapping's entries are copied
+            copied = self.eval(ctx, positional[1])
+            for v in copied.values:
+                if isinstance(v, DictV):
+                    entries.extend(v.entries)
+                    partial = partial or v.partial
+            partial = partial or copied.partial or not copied.values
+        for k, v in tree[3] or ():
+            if k != "**":
+                entries.append((("k", k), self.eval(ctx, v).values))
+        return one(DictV(tuple(entries), site_of(ctx, tree), partial))  # as certain as a literal
+
     def _annotation_tree_vals(self, ctx: Ctx, tree: Any) -> Vals | None:
         found = self.eval(ctx, tree)
         classes = [InstanceV(v.sym) for v in found.values if isinstance(v, DefV) and v.sym.definition.kind == "class"]
@@ -1614,7 +1958,8 @@ class PythonResolver:
 
     def _decorated(self, ctx: Ctx, tree: Any) -> Vals:
         """A decorator applied to what it decorates (``("dec", decorator, inner)``). External decorators and
-        those whose result is unknown leave the function as it is; ``@property`` makes a property."""
+        those whose result is unknown or external (a workspace decorator object whose ``__call__`` is a third
+        party's) leave the function as it is; ``@property`` makes a property."""
         inner = self.eval(ctx, tree[2])
         decorator = self.eval(ctx, tree[1])
         if not decorator.values:
@@ -1631,17 +1976,18 @@ class PythonResolver:
                 parts.append(Vals(value.wrapped, Resolution.DIRECT) if value.wrapped else inner)
                 continue
             if isinstance(value, DefV) and value.sym.definition.kind == "function":
-                frame = Frame(value.sym, value.bound if isinstance(value.bound, (InstanceV, DefV)) else None)
+                self_value = value.bound if isinstance(value.bound, (InstanceV, DefV)) else None
+                frame = Frame(value.sym, self_value, None, value.closure)
                 if self._frame_depth < _MAX_FRAME_DEPTH:
                     params = [p for p in value.sym.definition.params if not p.star]
                     skip = 1 if value.bound is not None and value.sym.definition.in_class else 0
                     if len(params) > skip:
-                        frame = Frame(frame.func, frame.self_value, ((params[skip].name, inner),))
+                        frame = Frame(frame.func, frame.self_value, ((params[skip].name, inner),), value.closure)
                 result = self._returns(value.sym, frame)
-                parts.append(result if result.values else inner)
+                parts.append(result if _known_result(result) else inner)
                 continue
             applied = self._call_value(value, ctx, ("c", None, (), ()))
-            parts.append(applied if applied.values else inner)
+            parts.append(applied if _known_result(applied) else inner)
         found = union(parts)
         return Vals(found.values, inner.how, found.partial and not found.values)
 
@@ -1727,6 +2073,8 @@ class PythonResolver:
                 parts.append(self._dict_item(ctx, value, index))
             elif isinstance(value, DefV) and value.sym.definition.kind == "class":
                 parts.append(one(value, Resolution.TYPED))  # a generic alias: Foo[int] is Foo
+            elif isinstance(value, ExternalV) and _is_generic_alias(value.name, index):
+                parts.append(one(value, Resolution.EXTERNAL))  # Queue[int] is Queue: calling it makes a Queue
             elif isinstance(value, InstanceV):
                 member = self._class_attr(value.cls, "__getitem__", instance=value)
                 parts.append(
@@ -2092,12 +2440,23 @@ class PythonResolver:
             return self._instances_of(found)
         return UNKNOWN
 
+    def _proxied(self, proxy: InstanceV) -> list[InstanceV]:
+        """An object used as a type (``engine: sgl.Engine``, where ``Engine = LazyImport("pkg.mod", "Engine")``)
+        stands for the classes whose instances calling it makes, through a workspace ``__call__``."""
+        member = self._class_attr(proxy.cls, "__call__", instance=proxy)
+        if not any(isinstance(v, DefV) for v in member.values):
+            return []
+        made = union(self._call_value(v, _NO_CTX, ("c", None, (), ())) for v in member.values)
+        return sorted({InstanceV(v.cls) for v in made.values if isinstance(v, InstanceV)}, key=value_key)
+
     def _instances_of(self, found: Vals) -> Vals:
         values: set[Any] = set()
         partial = found.partial
         for v in found.values:
             if isinstance(v, DefV) and v.sym.definition.kind == "class":
                 values.add(InstanceV(v.sym))
+            elif isinstance(v, InstanceV) and (proxied := self._proxied(v)):
+                values.update(proxied)
             elif isinstance(v, ExternalV):
                 if v.name.startswith(_TYPING_MODULES) or v.name in ("builtins.object",):
                     partial = True
@@ -2130,15 +2489,140 @@ def _class_base_names(text: str) -> set[str]:
     return names
 
 
+def _is_generic_alias(name: str, index: Any) -> bool:
+    """Whether subscripting the external ``name`` with ``index`` writes a generic alias of a class
+    (``Queue[Optional[Batch]]``, ``deque[tuple[int, bytes]]``): the name reads as a class (CapWords or a
+    generic builtin; not a call's result) and the index as types. An external value may also be an instance
+    typed by an annotation (``table: dict``), so ``table["key"]`` or ``handlers[i]`` is not one; a mapping is
+    written with two types (``dict[str, int]``)."""
+    if "()" in name:
+        return False
+    last = name.rpartition(".")[2]
+    if last not in _LOWER_GENERICS and not _reads_as_class(last):
+        return False
+    if last in _MAPPINGS:
+        return bool(index) and index[0] == "t" and len(index[1]) == 2 and all(_type_tree(t) for t in index[1])
+    return _type_tree(index)
+
+
+#: Builtin names that are types when written in an index.
+_TYPE_NAMES = frozenset({"int", "str", "float", "bytes", "bool", "object", "complex", "bytearray", *_LOWER_GENERICS})
+
+
+def _reads_as_class(name: str) -> bool:
+    """CapWords (``Queue``) or a one-letter type variable (``T``), not a constant (``KEY``)."""
+    return name[:1].isupper() and (len(name) == 1 or any(ch.islower() for ch in name))
+
+
+def _type_tree(tree: Any) -> bool:
+    """Whether an expression tree is written as a type: class names, dotted, subscripted, in tuples or lists,
+    or None."""
+    if not tree:
+        return False
+    tag = tree[0]
+    if tag == "k":
+        return tree[1] is None
+    if tag == "n":
+        return tree[1] in _TYPE_NAMES or _reads_as_class(tree[1])
+    if tag == "a":
+        return _reads_as_class(tree[2]) and _dotted(tree[1])
+    if tag == "s":
+        return _type_tree(tree[1]) and _type_tree(tree[2])
+    if tag in ("t", "l"):
+        return all(_type_tree(t) for t in tree[1])
+    return False
+
+
+def _dotted(tree: Any) -> bool:
+    return bool(tree) and (tree[0] == "n" or (tree[0] == "a" and _dotted(tree[1])))
+
+
+def _merge_targets(a: Target, b: Target) -> Target:
+    """One target for a function reached twice: a nested function made in two calls is entered with the union
+    of what they passed (or, when the calls differ in more than that, as if its closure were unknown)."""
+    ra, rb = a.receiver, b.receiver
+    if ra == rb or a.kind != "def" or a.sym is None or a.sym.definition.in_class:
+        return a
+    merged = None
+    if isinstance(ra, DefV) and isinstance(rb, DefV) and ra.bound == rb.bound:
+        closure = merge_closures(ra.closure, rb.closure)
+        merged = DefV(ra.sym, ra.bound, closure) if closure is not None else None
+    return Target(a.kind, a.sym, a.cls, a.name, merged, a.extra)
+
+
+def _constant_strings(found: Vals) -> list[str]:
+    """The strings ``found`` is, when it is only string constants (else empty)."""
+    if found.partial or not found.values or not all(isinstance(v, ConstV) for v in found.values):
+        return []
+    strings = [v.value for v in found.values if isinstance(v.value, str)]
+    return sorted(strings) if len(strings) == len(found.values) else []
+
+
+def _known_result(found: Vals) -> bool:
+    """Whether a decorator's result is something of the workspace (not only unknown or external values)."""
+    return any(not isinstance(v, (ExternalV, ConstV)) for v in found.values)
+
+
+def _closure_of(d: Definition, ctx: Ctx) -> Frame | None:
+    """The frame a function defined directly inside another one is made in (its closure), when that frame
+    says more than every caller would: what the call passed (or the call a trace entered it through),
+    ``self``, or a closure of its own."""
+    frame = ctx.frame
+    if frame is None or d.kind != "function" or d.in_class or frame.func.definition.qualname != d.parent:
+        return None
+    if (frame.func.repo, frame.func.path) != ctx.key:
+        return None
+    if frame.args is None and frame.self_value is None and frame.closure is None and frame.caller is None:
+        return None
+    return frame
+
+
+def _enclosing_frame(frame: Frame | None, scope: str) -> Frame | None:
+    """The frame of the enclosing function ``scope`` along the closures of ``frame`` (None: not known)."""
+    outer = frame.closure if frame is not None else None
+    while outer is not None:
+        if outer.func.definition.qualname == scope:
+            return outer
+        outer = outer.closure
+    return None
+
+
 def _annotation_scope(info: FileInfo, scope: str) -> str:
     d = info.defs.get(scope)
     return d.parent if d is not None and d.kind == "class" else scope
+
+
+def _atoms(values: Any, depth: int) -> set[tuple[str, str]]:
+    """The workspace classes and functions among ``values``, containers' elements included (``[X]``, ``{X}``),
+    as ``(stable text, short label)`` pairs."""
+    out: set[tuple[str, str]] = set()
+    for v in values:
+        if isinstance(v, InstanceV):
+            out.add((f"{stable_key(v.cls)}{'' if v.exact else '+'}", v.cls.definition.name))
+        elif isinstance(v, DefV):
+            out.add((f"def {stable_key(v.sym)}", v.sym.definition.name))
+        elif isinstance(v, GenV):
+            out.add((f"generator {stable_key(v.func)}", f"{v.func.definition.name}()"))
+        elif depth < 3 and isinstance(v, SeqV):
+            out |= {(f"[{k}]", f"[{label}]") for k, label in _atoms(v.elems, depth + 1)}
+        elif depth < 3 and isinstance(v, DictV):
+            for _, stored in v.entries:
+                out |= {(f"{{{k}}}", f"{{{label}}}") for k, label in _atoms(stored, depth + 1)}
+        elif depth < 3 and isinstance(v, PartialV):
+            out |= _atoms(v.funcs, depth + 1)
+    return out
 
 
 def _is_builtin_exception(name: str) -> bool:
     """Constructing a builtin exception is part of the ``raise`` step that follows, not a call of its own."""
     value = builtins.__dict__.get(name)
     return isinstance(value, type) and issubclass(value, BaseException)
+
+
+def _is_quiet_external(name: str) -> bool:
+    """A builtin helper, exception or method of a builtin value: left out of traces."""
+    short = name[len("builtins.") :] if name.startswith("builtins.") else ""
+    return short in QUIET_BUILTINS or _is_builtin_exception(short) or _is_builtin_method(name)
 
 
 def _is_builtin_method(name: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import Definition, FileFacts, Flow, Lang, Loc, Resolution
@@ -75,10 +75,12 @@ class ModuleV:
 @dataclass(frozen=True, slots=True)
 class DefV:
     """A function or class object; a method looked up on an instance (or a classmethod on a class) keeps
-    what it is bound to."""
+    what it is bound to; a function defined inside another one keeps the frame that call ran in
+    (``closure``: a decorator's wrapper knows the function it was applied to)."""
 
     sym: PySymbol
     bound: Any = None
+    closure: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,11 +207,24 @@ def union(parts: Iterable[Vals]) -> Vals:
 @dataclass(frozen=True, slots=True)
 class Frame:
     """The parameters of one function as an evaluation sees them: ``self_value`` for a method's first
-    parameter, ``args`` the values of one call's arguments (None: whatever every known caller passes)."""
+    parameter, ``args`` the values of one call's arguments (None: whatever every known caller passes);
+    ``caller`` the call a trace entered the function through, ``(its context in the caller, its tree, how many
+    leading parameters it does not pass)``: a parameter it passes something known holds that."""
 
     func: PySymbol
     self_value: Any = None
     args: tuple[tuple[str, Vals], ...] | None = None
+    closure: Frame | None = None  # the frame of the enclosing function, for a function defined inside one
+    caller: tuple[Any, Any, int] | None = None
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        # frames nest (a closure's, a walk caller's): hashed as memo keys constantly, the hash is kept
+        h = self._hash
+        if not h:
+            h = hash((self.func, self.self_value, self.args, self.closure, self.caller)) or 1
+            object.__setattr__(self, "_hash", h)
+        return h
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,7 +495,8 @@ def stable_key(value: Any) -> str:
     if isinstance(value, PySymbol):
         return f"{value.qualname}@{value.path}:{value.definition.line}"
     if isinstance(value, DefV):
-        return f"{stable_key(value.sym)}/{value_key(value.bound) if value.bound is not None else ''}"
+        closure = f"/{frame_key(value.closure)}" if value.closure is not None else ""
+        return f"{stable_key(value.sym)}/{value_key(value.bound) if value.bound is not None else ''}{closure}"
     if isinstance(value, InstanceV):
         return f"{stable_key(value.cls)}/{value.exact}/{value.alloc[1:4] if value.alloc else ''}"
     if isinstance(value, (ModuleV, ExternalV)):
@@ -506,6 +522,30 @@ def stable_key(value: Any) -> str:
     if isinstance(value, MethodOfV):
         return f"{value_key(value.container)}.{value.name}"
     return repr(value)
+
+
+def frame_key(frame: Frame) -> str:
+    """A stable text for a frame (closures order values that differ only by the frame they were made in)."""
+    args = ",".join(f"{n}={sorted(value_key(v) for v in vals.values)}" for n, vals in frame.args or ())
+    self_value = value_key(frame.self_value) if frame.self_value is not None else ""
+    outer = frame_key(frame.closure) if frame.closure is not None else ""
+    at = frame.caller[0] if frame.caller is not None else None
+    caller = f"{at.key}:{at.scope}:{at.line}:{at.col}" if at is not None else ""
+    return f"{stable_key(frame.func)}[{self_value}|{args}|{outer}|{caller}]"
+
+
+def merge_closures(a: Frame | None, b: Frame | None) -> Frame | None:
+    """One frame for a function made in two calls of the same enclosing function (the union of what each
+    passed), or None when they differ in more than their arguments."""
+    if a is None or b is None or a.func != b.func or a.self_value != b.self_value:
+        return None
+    if a.args is None or b.args is None or [n for n, _ in a.args] != [n for n, _ in b.args]:
+        return None
+    outer = a.closure if a.closure == b.closure else merge_closures(a.closure, b.closure)
+    if outer is None and (a.closure is not None or b.closure is not None):
+        return None
+    args = tuple((n, union([x, y])) for (n, x), (_, y) in zip(a.args, b.args, strict=True))
+    return Frame(a.func, a.self_value, args, outer, a.caller if a.caller == b.caller else None)
 
 
 def sym_key(sym: PySymbol) -> tuple[str, str, str, int]:
@@ -629,9 +669,11 @@ __all__ = [
     "chain_tree",
     "complete",
     "dict_keys",
+    "frame_key",
     "is_method",
     "kill_stores",
     "leaves",
+    "merge_closures",
     "names_in",
     "one",
     "reaching",

@@ -10,17 +10,21 @@ renamed dependencies), then the prelude; any other first segment is an external 
 
 Method calls use light type inference: parameter types (through ``&``, ``Box``, ``Arc``, ``Rc``, ``Pin``,
 guards), ``self``, ``let x: T``, ``let x = T::new(..)`` / ``T { .. }`` / a call with a known return type,
-struct field types (with generic arguments), ``?`` / ``.unwrap()`` / ``.await`` through ``Result``,
-``Option`` and futures, ``Deref`` impls. A trait method on ``dyn Trait``, ``impl Trait`` or a generic bound
-resolves to the set of impls of that trait in the repository (resolution ``candidates``). A ``send`` on a
-channel sender is a queue hand-off to the code that receives from the same ``channel()`` call.
+struct field types (with generic arguments), generic type aliases (their arguments substituted for their
+parameters), ``?`` / ``.unwrap()`` / ``.await`` through ``Result``, ``Option`` and futures, ``Deref`` impls.
+A trait method on ``dyn Trait``, ``impl Trait`` or a generic bound resolves to the set of impls of that trait
+in the repository (resolution ``candidates``); for a generic trait with known arguments (``dyn Op<A, B>``),
+the impls whose written arguments can be those. A ``send`` on a channel sender is a queue hand-off to the
+code that receives from the same ``channel()`` call (the receiver followed into the functions it is handed
+to); a sender stored in a struct field, in a ``Vec`` field (filled by ``push`` in a loop), or received as a
+parameter (every non-test caller passing an end of the same channel) is followed back to that call.
 
 Calls into crates outside the repository (``std``, ``tokio``...) are external; common plumbing (``Some``,
 ``Arc::new``, ``.clone()``, ``.unwrap()``...) is external and quiet (not drawn). A method whose receiver type
 is unknown is external only when no impl or trait in the repository defines a method of that name; otherwise
 it is unresolved, with its source text. Nothing is guessed: no candidate set is made from names alone.
 
-It does not expand macros, evaluate ``cfg``, follow blanket impls (``impl<T: A> B for T``), closures passed as
+It does not expand macros (beyond the simple ``macro_rules!`` the index expands), evaluate ``cfg``, follow blanket impls (``impl<T: A> B for T``), closures passed as
 arguments or trait objects built far from their use.
 """
 
@@ -168,10 +172,12 @@ class ExtTy:
 
 @dataclass(frozen=True, slots=True)
 class DynTy:
-    """``dyn A + B``, ``impl A``, or a generic parameter bounded by traits: any implementor."""
+    """``dyn A + B``, ``impl A``, or a generic parameter bounded by traits: any implementor. ``args`` holds,
+    for each of ``traits``, its generic arguments as written (``dyn Op<Req, Resp>``); empty when none are."""
 
     traits: tuple[RustSymbol, ...] = ()
     ext: tuple[str, ...] = ()
+    args: tuple[tuple[Ty, ...], ...] = ()
 
 
 Ty = WsTy | ExtTy | DynTy
@@ -207,7 +213,11 @@ class ItemV:
 
 @dataclass(frozen=True, slots=True)
 class InstV:
+    """A value of type ``ty``; ``alias`` is the generic type alias (``type E<T> = Arc<dyn A<T>>``) that named
+    the type, when it did: its arguments are substituted for its parameters where it is used with some."""
+
     ty: Ty
+    alias: RustSymbol | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,10 +242,12 @@ class QualV:
 
 @dataclass(frozen=True, slots=True)
 class ChanV:
-    """One end of the channel made by the ``channel()`` call bound at ``(repo, path, scope, line)``."""
+    """One end of the channel made by the ``channel()`` call bound at ``(repo, path, scope, line)``; with
+    ``many``, a collection of such ends (``Vec<Sender<T>>`` filled in a loop): an element is one of them."""
 
     chan: tuple[str, str, str, int]
     side: str  # "tx" | "rx"
+    many: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,9 +533,12 @@ class RustResolver:
         self._file_index: dict[tuple[str, str], _FileIndex] = {}
         self._symbols: dict[tuple[str, str, str], RustSymbol] = {}
         self._ctx: dict[tuple[RustSymbol, RustSymbol | None], _Ctx] = {}
-        self._types: dict[tuple[str, str, str, str], Ty | None] = {}
+        self._types: dict[tuple[str, str, str, str], Ty | _AliasRef | None] = {}
+        self._alias_types: dict[tuple[RustSymbol, tuple[Ty, ...]], Ty | None] = {}
+        self._impl_args: dict[RustSymbol, tuple[Ty, ...]] = {}
         self._lookups: dict[tuple[int, str], list[tuple[Value, Resolution]]] = {}
         self._origins: dict[tuple[RustSymbol, str], ChanV | None] = {}
+        self._calls_by_name: dict[str, dict[str, list[tuple[str, CallSite]]]] = {}
         self._depth = 0
 
     # -- facts and worlds -------------------------------------------------------------------------------------
@@ -642,13 +657,15 @@ class RustResolver:
     def _bounds_ty(self, ctx: _Ctx, text: str) -> DynTy:
         traits: list[RustSymbol] = []
         ext: list[str] = []
+        args: list[tuple[Ty, ...]] = []
         for bound in parse_bounds(text):
             found = self.trait_of(ctx, bound)
             if isinstance(found, RustSymbol):
                 traits.append(found)
+                args.append(tuple(self.type_of(ctx, a, 1) or _UNKNOWN for a in bound.args))
             elif found:
                 ext.append(found)
-        return DynTy(tuple(traits), tuple(ext))
+        return DynTy(tuple(traits), tuple(ext), tuple(args) if any(args) else ())
 
     # -- lookups for other layers (the PyO3 bridge) ------------------------------------------------------------
 
@@ -887,6 +904,8 @@ class RustResolver:
         if receiver is None or receiver[0] is None:
             return self._unknown_receiver(ctx, name, call)
         value, how = receiver
+        if isinstance(value, ChanV) and value.many:
+            return Outcome(Resolution.EXTERNAL, f"Vec::{name}", quiet=True)
         if isinstance(value, ChanV):
             if value.side == "tx" and name in SEND_METHODS:
                 return self._queue(value, call)
@@ -960,8 +979,8 @@ class RustResolver:
                 return None  # maybe a blanket impl of ours, or a method a macro writes: not guessed
             return f"{ty.sym.qualname}::{name}"  # derived, or a blanket impl outside the workspace
         if isinstance(ty, DynTy):
-            for trait in ty.traits:
-                found = self._dispatch(trait, name)
+            for i, trait in enumerate(ty.traits):
+                found = self._dispatch(trait, name, ty.args[i] if i < len(ty.args) else ())
                 if found is not None:
                     return found
             if ty.ext:
@@ -1008,7 +1027,9 @@ class RustResolver:
                     return method
         return None
 
-    def _dispatch(self, trait: RustSymbol, name: str) -> _Dispatch | None:
+    def _dispatch(self, trait: RustSymbol, name: str, args: tuple[Ty, ...] = ()) -> _Dispatch | None:
+        """The impls a call of ``trait``'s method ``name`` may run; with the trait's generic arguments known
+        (``dyn Op<A, B>``), only the impls of ``Op<..>`` whose written arguments can be those."""
         decl = self._trait_method(trait, name)
         if decl is None:
             return None
@@ -1019,6 +1040,8 @@ class RustResolver:
         world.impls()
         candidates: set[RustSymbol] = set()
         for impl in world.by_trait.get(declaring, []):
+            if args and declaring == trait and not self._impl_accepts(impl, args):
+                continue
             if name in impl.methods:
                 candidates.add(impl.methods[name])
             elif decl.definition.keyword == "fn":
@@ -1026,6 +1049,17 @@ class RustResolver:
         ordered = tuple(sorted(candidates, key=_sym_key))
         note = "only impl in the workspace" if len(ordered) == 1 else ""
         return _Dispatch(self, decl, ordered, note)
+
+    def _impl_accepts(self, impl: _Impl, args: tuple[Ty, ...]) -> bool:
+        """Whether ``impl Trait<X, Y> for T`` may be the impl of ``Trait<args>``: no written argument of
+        either side is a known type that differs (generic parameters and unknown types match anything)."""
+        written = self._impl_args.get(impl.sym)
+        if written is None:
+            ctx = self.ctx_for(impl.sym)
+            te = parse_type(impl.sym.definition.implements)
+            written = tuple(self.type_of(ctx, a) or _UNKNOWN for a in te.args) if te.kind == "path" else ()
+            self._impl_args[impl.sym] = written
+        return len(written) != len(args) or all(_compatible(a, b) for a, b in zip(written, args, strict=True))
 
     def _queue(self, chan: ChanV, call: CallSite) -> Outcome:
         consumers = self._consumers(chan)
@@ -1039,7 +1073,9 @@ class RustResolver:
 
     def _consumers(self, chan: ChanV) -> list[RustSymbol]:
         """The code receiving from a channel: where its receiver is read (``rx.recv()``) in the function
-        that made it or the blocks it spawned, or the function the receiver is handed to."""
+        that made it or the blocks it spawned, or, when the receiver is handed to a function, where that
+        function reads it (followed through further hand-offs; the function itself when it is not read
+        in sight)."""
         repo, path, scope, line = chan.chan
         index = self.file_index(repo, path)
         rx = [
@@ -1049,8 +1085,23 @@ class RustResolver:
         ]
         if not rx:
             return []
-        name = rx[0]
         found: set[RustSymbol] = set()
+        self._receivers(repo, path, scope, rx[0], line, found, set())
+        return sorted(found, key=_sym_key)
+
+    def _receivers(
+        self,
+        repo: str,
+        path: str,
+        scope: str,
+        name: str,
+        line: int,
+        found: set[RustSymbol],
+        seen: set[tuple[RustSymbol, str]],
+    ) -> None:
+        """Add to ``found`` the functions and blocks that read the receiver ``name`` of ``scope`` (from
+        ``line`` on), following it into the functions it is passed to."""
+        index = self.file_index(repo, path)
         for call in index.facts.calls:
             if call.scope != scope and not call.scope.startswith(scope + "::"):
                 continue
@@ -1062,11 +1113,25 @@ class RustResolver:
             owner = self.symbol(repo, path, owner_def)
             if call.chain == (name, call.chain[-1]) and call.chain[-1][1:] in RECV_METHODS:
                 found.add(owner)
-            elif name in call.args or f"mut {name}" in call.args:
-                out = self.resolve_call(owner, call)
-                if out.callee is not None and out.callee.definition.kind == "function":
-                    found.add(out.callee)
-        return sorted(found, key=_sym_key)
+                continue
+            position = next((i for i, a in enumerate(call.args) if a in (name, f"mut {name}")), None)
+            if position is None:
+                continue
+            out = self.resolve_call(owner, call)
+            callees = out.candidates or ((out.callee,) if out.callee is not None else ())
+            for callee in callees:
+                if callee.definition.kind != "function":
+                    continue
+                param = _param_name(callee.definition, position, call.chain[-1].startswith("."))
+                if param is None or (callee, param) in seen or len(seen) > 32:
+                    found.add(callee)
+                    continue
+                seen.add((callee, param))
+                inner: set[RustSymbol] = set()
+                self._receivers(
+                    callee.repo, callee.path, callee.definition.qualname, param, callee.definition.line, inner, seen
+                )
+                found.update(inner or {callee})
 
     # -- evaluation of chains ---------------------------------------------------------------------------------
 
@@ -1186,6 +1251,10 @@ class RustResolver:
             if isinstance(value, InstV):
                 return InstV(_unwrapped(value.ty, element)), how
             return current if isinstance(value, ChanV) else None
+        if isinstance(value, ChanV) and value.many:  # a collection of channel ends
+            if element in ("[]", "{item}"):
+                return ChanV(value.chan, value.side), how
+            return current if element in (".iter()", ".iter_mut()", ".clone()") else None
         if element in ("[]", "{item}"):
             if isinstance(value, InstV):
                 ty = _element(value.ty, element == "{item}")
@@ -1216,17 +1285,18 @@ class RustResolver:
             name = element[1:]
             if isinstance(value, InstV):
                 ty = self._field(value.ty, name)
-                if isinstance(ty, ExtTy) and ty.last in SENDER_TYPES:
+                if ty is not None and _sender_type(ty):
                     chan = self._field_origin(value.ty, name)
-                    if chan is not None:
+                    if chan is not None and chan.many is (ty.last not in SENDER_TYPES):
                         return chan, how
                 return (InstV(ty), _weaker(how, Resolution.TYPED)) if ty is not None else None
             return None
         return None
 
     def _field_origin(self, owner: Ty, name: str) -> ChanV | None:
-        """The channel a struct's sender field was filled from: the struct literals (``Foo { tx, .. }``,
-        ``Self { tx: tx.clone() }``) that set the field, when every one of them gives the same channel."""
+        """The channel a struct's sender field (or ``Vec`` of senders) was filled from: the struct literals
+        (``Foo { tx, .. }``, ``Self { tx: tx.clone() }``, ``Self { txs }`` with ``txs.push(tx)`` before) that
+        set the field, when every one of them gives the same channel."""
         if not isinstance(owner, WsTy):
             return None
         key = (owner.sym, name)
@@ -1256,11 +1326,103 @@ class RustResolver:
                     continue
                 saved, self._depth = self._depth, 0
                 value = self._eval(ctx, b.value, b.line) if b.value else None
+                chan = value[0] if value is not None and isinstance(value[0], ChanV) else None
+                if chan is None and len(b.value) == 1 and self._local(ctx, b.value[0], b.line) is not None:
+                    chan = self._pushed(ctx, b.value[0], b.line)
                 self._depth = saved
-                found.add(value[0] if value is not None and isinstance(value[0], ChanV) else None)
+                found.add(chan)
         result = found.pop() if len(found) == 1 else None
         self._origins[key] = result
         return result
+
+    def _pushed(self, ctx: _Ctx, name: str, line: int) -> ChanV | None:
+        """A local collection of channel ends: what ``name.push(..)`` added to it in the function before
+        ``line``, when every push gives an end of the same ``channel()`` call (one call in a loop)."""
+        index = self.file_index(ctx.repo, ctx.path)
+        found: set[ChanV | None] = set()
+        for call in index.facts.calls:
+            if call.line > line or call.chain != (name, ".push") or len(call.args) != 1:
+                continue
+            if call.scope != ctx.scope and not call.scope.startswith(ctx.scope + "::"):
+                continue
+            chain = _arg_chain(call.args[0])
+            value = self._eval(ctx, chain, call.line) if chain else None
+            found.add(value[0] if value is not None and isinstance(value[0], ChanV) else None)
+        chan = found.pop() if len(found) == 1 else None
+        return ChanV(chan.chan, chan.side, True) if chan is not None and not chan.many else None
+
+    def _param_origin(self, fn: RustSymbol, position: int) -> ChanV | None:
+        """The channel a function's sender parameter comes from: the arguments its callers in the workspace
+        pass there (test code aside), when every one of them is an end of the same ``channel()`` call."""
+        key = (fn, f"#param{position}")
+        if key in self._origins:
+            return self._origins[key]
+        self._origins[key] = None  # recursion guard (a sender handed down through several functions)
+        params = fn.definition.params
+        has_self = bool(params) and params[0].name == "self"
+        found: set[ChanV | None] = set()
+        for path, call in self._calls_named(fn.repo, _display(fn.definition.name)):
+            method = call.chain[-1].startswith(".")
+            if method and not has_self:
+                continue
+            at = position - 1 if method else position
+            total = len(params) - (1 if method else 0)
+            if at < 0 or at >= len(call.args) or len(call.args) != min(total, 8):
+                continue
+            index = self.file_index(fn.repo, path)
+            scope = index.by_qualname.get(call.scope)
+            if scope is None or self._test_code(fn.repo, path, scope):
+                continue
+            caller = self.symbol(fn.repo, path, scope)
+            saved = self._depth
+            out = self.resolve_call(caller, call)
+            self._depth = saved
+            if out.callee != fn and fn not in out.candidates:
+                continue
+            chain = _arg_chain(call.args[at])
+            self._depth = 0
+            value = self._eval(self.ctx_for(caller), chain, call.line) if chain else None
+            self._depth = saved
+            found.add(value[0] if value is not None and isinstance(value[0], ChanV) else None)
+        result = found.pop() if len(found) == 1 else None
+        if result is not None and (result.side != "tx" or result.many):
+            result = None
+        self._origins[key] = result
+        return result
+
+    def _calls_named(self, repo: str, name: str) -> list[tuple[str, CallSite]]:
+        """The call sites of the repository whose callee's last segment is ``name`` (path or method)."""
+        found = self._calls_by_name.get(repo)
+        if found is None:
+            found = {}
+            world = self.world(repo)
+            for path in sorted(world.files):
+                for call in self.facts_of(repo, path).calls:
+                    if call.chain:
+                        last = call.chain[-1].lstrip(".")
+                        found.setdefault(last, []).append((path, call))
+            self._calls_by_name[repo] = found
+        return found.get(name, [])
+
+    def _test_code(self, repo: str, path: str, d: Definition) -> bool:
+        """Whether a definition is test code: in a function marked ``#[test]`` (``#[tokio::test]``...) or in
+        a module declared under ``#[cfg(test)]``."""
+        index = self.file_index(repo, path)
+        scope: Definition | None = d
+        while scope is not None:
+            if any(_TEST_ATTR.match(a) for a in scope.decorators):
+                return True
+            scope = index.by_qualname.get(scope.parent) if scope.parent else None
+        module, _ = self.world(repo).module_of(path, d.qualname)
+        while module is not None and module.parent is not None:
+            parent = module.parent
+            leaf = module.name.rpartition("::")[2]
+            for part_path, prefix in parent.parts:
+                for decl in self.file_index(repo, part_path).items.get(prefix, {}).get(leaf, ()):
+                    if decl.kind in ("module", "module-file") and any("cfg(test)" in a for a in decl.decorators):
+                        return True
+            module = parent
+        return False
 
     def _field(self, ty: Ty, name: str, depth: int = 0) -> Ty | None:
         if depth > 6:
@@ -1364,6 +1526,10 @@ class RustResolver:
                             return self._self_param(ctx, p.annotation)
                         if p.annotation:
                             ty = self.type_of(ctx, parse_type(p.annotation))
+                            if isinstance(ty, ExtTy) and ty.last in SENDER_TYPES and d.keyword == "fn":
+                                chan = self._param_origin(self.symbol(ctx.repo, ctx.path, d), d.params.index(p))
+                                if chan is not None:
+                                    return chan, Resolution.TYPED
                             return (InstV(ty), Resolution.TYPED) if ty is not None else (None, Resolution.UNRESOLVED)
                         return None, Resolution.UNRESOLVED
         return None
@@ -1442,7 +1608,8 @@ class RustResolver:
             sym = self.symbol(repo, path, d)
             ty = self.type_of(self._module_ctx(sym), parse_type(d.returns))
             if ty is not None:
-                return _type_value(ty)
+                value = _type_value(ty)
+                return InstV(value.ty, sym) if isinstance(value, InstV) and _type_params(d) else value
         return ItemV(self.symbol(repo, path, d))
 
     def _module_lookup(self, module: _Module, name: str, seen: frozenset[str]) -> list[tuple[Value, Resolution]]:
@@ -1714,6 +1881,10 @@ class RustResolver:
                 cached = self._named_type(ctx, te.path)
                 self._types[key] = cached
         base = cached
+        if isinstance(base, _AliasRef):
+            if args:  # `Alias<A, B>`: the alias's parameters are A and B in its body
+                return self._alias_type(base.sym, args, depth)
+            base = base.ty
         if isinstance(base, WsTy):
             return WsTy(base.sym, args) if args else base
         if isinstance(base, ExtTy):
@@ -1728,7 +1899,21 @@ class RustResolver:
             return ExtTy(base.path, args) if args else base
         return base
 
-    def _named_type(self, ctx: _Ctx, path: tuple[str, ...]) -> Ty | None:
+    def _alias_type(self, alias: RustSymbol, args: tuple[Ty, ...], depth: int) -> Ty | None:
+        """The type a generic alias names with these arguments: its body with its parameters bound to them."""
+        key = (alias, args)
+        if key in self._alias_types:
+            return self._alias_types[key]
+        self._alias_types[key] = None  # recursion guard
+        base = self._module_ctx(alias)
+        ctx = _Ctx(base.repo, base.path, base.facts, base.module, base.scope)
+        for i, name in enumerate(_type_params(alias.definition)):
+            ctx.generics[name] = args[i] if i < len(args) else _UNKNOWN
+        found = self.type_of(ctx, parse_type(alias.definition.returns or ""), depth + 1)
+        self._alias_types[key] = found
+        return found
+
+    def _named_type(self, ctx: _Ctx, path: tuple[str, ...]) -> Ty | _AliasRef | None:
         values = self._path(ctx, path, 1 << 30)
         for v, _ in values:
             if isinstance(v, ItemV):
@@ -1740,7 +1925,7 @@ class RustResolver:
                 if d.kind == "type" and d.returns:
                     return self.type_of(self._module_ctx(v.sym), parse_type(d.returns), 1)
             if isinstance(v, InstV):
-                return v.ty
+                return _AliasRef(v.alias, v.ty) if v.alias is not None else v.ty
             if isinstance(v, GenV):
                 return v.ty
             if isinstance(v, ExtV):
@@ -1750,6 +1935,7 @@ class RustResolver:
     def _dyn(self, ctx: _Ctx, bounds: tuple[TypeExpr, ...], depth: int) -> Ty | None:
         traits: list[RustSymbol] = []
         ext: list[str] = []
+        args: list[tuple[Ty, ...]] = []
         for bound in bounds:
             if bound.kind != "path":
                 continue
@@ -1765,9 +1951,10 @@ class RustResolver:
             found = self.trait_of(ctx, bound)
             if isinstance(found, RustSymbol):
                 traits.append(found)
+                args.append(tuple(self.type_of(ctx, a, depth + 1) or _UNKNOWN for a in bound.args))
             elif found:
                 ext.append(found)
-        return DynTy(tuple(traits), tuple(ext))
+        return DynTy(tuple(traits), tuple(ext), tuple(args) if any(args) else ())
 
     def trait_of(self, ctx: _Ctx, te: TypeExpr) -> RustSymbol | str | None:
         """A trait named by a type expression: its symbol in the workspace, or its external path."""
@@ -1785,6 +1972,75 @@ class RustResolver:
 
 
 _MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _AliasRef:
+    """A generic type alias as a type name: the alias, and the type it names without arguments."""
+
+    sym: RustSymbol
+    ty: Ty
+
+
+_TEST_ATTR = re.compile(r"#\[\s*(?:[\w:]+::)?test\s*(?:\(|\])")
+_ARG = re.compile(r"(?:&\s*(?:mut\s+)?)?([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*(?:\(\))?)*)")
+
+
+def _arg_chain(text: str) -> tuple[str, ...]:
+    """The chain of an argument written as a name, a field path or plain method calls (``tx``,
+    ``&self.tx``, ``tx.clone()``); empty for anything else."""
+    m = _ARG.fullmatch(text.strip())
+    if m is None or m.group(1) == "mut":
+        return ()
+    rest = [f".{part}" for part in m.group(2).split(".")[1:]]
+    return (m.group(1), *rest)
+
+
+def _param_name(d: Definition, position: int, method: bool) -> str | None:
+    """The parameter of ``d`` that receives argument ``position`` of a call (``self`` is not an argument
+    of a method call)."""
+    params = [p for p in d.params if not (method and p.name == "self")]
+    if position >= len(params) or not re.fullmatch(r"[A-Za-z_]\w*", params[position].name):
+        return None
+    return params[position].name
+
+
+def _sender_type(ty: Ty) -> bool:
+    """A channel sender, or a collection (``Vec``...) of them."""
+    if not isinstance(ty, ExtTy):
+        return False
+    if ty.last in SENDER_TYPES:
+        return True
+    inner = _element(ty, False) if ty.last in SEQ_TYPES else None
+    return isinstance(inner, ExtTy) and inner.last in SENDER_TYPES
+
+
+def _compatible(a: Ty, b: Ty, depth: int = 0) -> bool:
+    """Whether two types may be the same type: False only when both are known and differ (a different
+    workspace type, a different external type by name, or such a difference in their arguments)."""
+    if depth > 8 or isinstance(a, DynTy) or isinstance(b, DynTy):
+        return True
+    if isinstance(a, WsTy) and isinstance(b, WsTy):
+        if a.sym != b.sym:
+            return False
+    elif isinstance(a, ExtTy) and isinstance(b, ExtTy):
+        if a.last != b.last:
+            return False
+    else:
+        return False
+    return len(a.args) != len(b.args) or all(_compatible(x, y, depth + 1) for x, y in zip(a.args, b.args, strict=True))
+
+
+def _type_params(d: Definition) -> tuple[str, ...]:
+    """The generic type parameters of an item, in order (where-clause predicates on them repeat no name)."""
+    names: list[str] = []
+    for bound in d.bounds:
+        name = bound.partition(":")[0].strip()
+        if re.fullmatch(r"[A-Za-z_]\w*", name) and name != "Self" and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
 _UNWRAP_ELEMENTS = frozenset(f".{m}()" for m in UNWRAP_METHODS)
 FUTURE_ADAPTERS_NAMES = frozenset({"instrument", "in_current_span", "boxed", "fuse", "with_current_subscriber"})
 
