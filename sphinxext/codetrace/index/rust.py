@@ -54,7 +54,7 @@ from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 from ..model import Binding, CallSite, Definition, FileFacts, Import, Lang, Param, RaiseSite, StepKind
 
 #: Bump when the facts this frontend produces change, so cached facts are rebuilt.
-FRONTEND_VERSION = "rs-11"
+FRONTEND_VERSION = "rs-12"
 
 
 def _words(text: str) -> frozenset[str]:
@@ -146,6 +146,8 @@ ELEMENT_CLOSURES = _words(
 )
 #: Of those, the ones whose closures take two elements (the others take one; a map's `retain` takes k, v).
 PAIR_CLOSURES = frozenset({"sort_by", "sort_unstable_by", "max_by", "min_by"})
+#: Functions whose closure argument receives the first argument (the state threaded through the calls).
+SEED_CLOSURES = frozenset({"unfold", "try_unfold"})
 
 _MAX_TEXT = 120
 #: Type texts the resolver reads (impl headers, type aliases, struct fields) are kept whole up to this length:
@@ -816,6 +818,12 @@ class _Extractor:
             for arg in self.arguments(node):
                 if arg.type == "closure_expression" and receiver:
                     text.elements[arg.id] = (chain[-1][1:], *receiver)
+        elif chain and chain[-1] in SEED_CLOSURES:  # `stream::unfold(state, |state| ..)`: the seed is the state
+            args = self.arguments(node)
+            if len(args) == 2 and args[1].type == "closure_expression":
+                seed = self.value_chain(text, args[0])
+                if seed:
+                    text.elements[args[1].id] = ("{seed}", *seed)
         if chain in (("Err",), ("Result", "Err")) and propagates:
             self.raises.append(RaiseSite(scope, line, col, self.norm(text, node)))
         if node.id in text.spawned:
@@ -1272,6 +1280,8 @@ class _Extractor:
         takes = 2 if method in PAIR_CLOSURES else 1 if count == 1 else 0
         for index, p in enumerate(params.named_children):
             element = (*receiver, "{item}") if receiver and index < takes else ()
+            if method == "{seed}":
+                element = receiver if index == 0 else ()
             if element:  # `xs.iter().map(|x| ..)`: x is an element of the receiver
                 pattern = p.child_by_field_name("pattern") if p.type == "parameter" else p
                 type_ = p.child_by_field_name("type") if p.type == "parameter" else None
