@@ -556,7 +556,7 @@ def _labels(classes: tuple[tuple[str, str], ...] | None) -> str:
 
 def _class_names(classes: tuple[Any, ...]) -> str:
     """``A | B`` for the classes a parameter was given (``?`` when none is known)."""
-    return " | ".join(c.definition.name for c in classes) or "?"
+    return " | ".join(c.definition.name for c in classes) or "unknown"
 
 
 def _signature(d: Any) -> Signature:
