@@ -53,10 +53,11 @@ def test_bridges_are_drawn_with_their_labels(built) -> None:
     assert "--)+p6: bridge handle(body: bytes)" in seq and "declared bridge: HTTP POST /generate" in seq
     assert "bridge encode(text: str) (expanded at step 4)" in seq and "declared bridge: audit log" in seq
     assert re.search(r'-\.->\|"7 declared bridge: HTTP POST /generate"\|', flow)
-    # the spine: the calls leading to read_disk, through the bridge, and nothing else
-    assert "audit" not in spine_seq and "decode" not in spine_seq and "read_disk(key: str) (stop)" in spine_seq
-    assert len(re.findall(r"^    p\d+(?:->>|->|--?\))", spine_seq, re.M)) == 1 + 8  # the entry, 8 steps
-    assert "class n8 stop" in spine_flow
+    # the spine: the calls leading to read_disk, through the bridge, and the calls whose values they use
+    assert "audit" not in spine_seq and "read_disk(key: str) (stop)" in spine_seq
+    assert "decode(body: bytes) (its value is used on the path)" in spine_seq  # prompt = decode(body); lookup(prompt)
+    assert len(re.findall(r"^    p\d+(?:->>|->|--?\))", spine_seq, re.M)) == 1 + 10  # the entry, 10 steps
+    assert "class n10 stop" in spine_flow
     # +1: the calls off the path are there, marked, and not entered
     assert "audit(prompt: str) (off path)" in plus_one and "ValueError" not in plus_one
     page = (app.outdir / "index.html").read_text(encoding="utf-8")
@@ -70,8 +71,9 @@ def test_myst_bridges_one_line_yaml_block_and_repeated_lines(built) -> None:
         assert "declared bridge: HTTP POST /generate" in out
     assert "declared bridge: audit log" in one_line
     # :paths-only: in the YAML block: the path to the audit bridge that fired is kept (the bridge its last
-    # step), the other calls off the spine are not
-    assert "declared bridge: audit log" in yaml_block and "decode" not in yaml_block
+    # step), with decode, whose value audit is given; the other calls off the spine are not
+    assert "declared bridge: audit log" in yaml_block and "check(" not in yaml_block
+    assert "decode(body: bytes) (its value is used on the path)" in yaml_block
     assert "declared bridge: HTTP POST /generate" in repeated and "declared bridge: audit log" in repeated
     assert not [w for w in warnings(app) if w[0] == "myst.md"]
 

@@ -284,13 +284,16 @@ def test_bridged_traces_are_deterministic(workspace, tmp_path: Path) -> None:
 
 SPINE = [
     (1, 1, "relay.client.ask", "relay.client.Client.generate", "call", True, ""),
-    (2, 2, "relay.client.Client.generate", "relay.client.Client._post", "call", True, ""),
-    (3, 3, "relay.client.Client._post", "relay.server.Server.handle", "bridge", True, ""),
-    (4, 4, "relay.server.Server.handle", "relay.store.Store.lookup", "call", True, ""),
-    (5, 5, "relay.store.Store.lookup", "relay.store.Backend.fetch", "call", False, "2 candidates"),
-    (6, 5, "relay.store.Store.lookup", "relay.store.DiskBackend.fetch", "call", True, ""),
-    (7, 6, "relay.store.DiskBackend.fetch", "relay.store.read_disk", "call", False, "stop"),
-    (8, 4, "relay.server.Server.handle", "relay.store.Store.lookup", "call", False, "expanded at step 4"),
+    # `body = encode(prompt)` is passed on to `_post`: the data at that stage, without its own calls
+    (2, 2, "relay.client.Client.generate", "relay.codec.encode", "call", False, "its value is used on the path"),
+    (3, 2, "relay.client.Client.generate", "relay.client.Client._post", "call", True, ""),
+    (4, 3, "relay.client.Client._post", "relay.server.Server.handle", "bridge", True, ""),
+    (5, 4, "relay.server.Server.handle", "relay.codec.decode", "call", False, "its value is used on the path"),
+    (6, 4, "relay.server.Server.handle", "relay.store.Store.lookup", "call", True, ""),
+    (7, 5, "relay.store.Store.lookup", "relay.store.Backend.fetch", "call", False, "2 candidates"),
+    (8, 5, "relay.store.Store.lookup", "relay.store.DiskBackend.fetch", "call", True, ""),
+    (9, 6, "relay.store.DiskBackend.fetch", "relay.store.read_disk", "call", False, "stop"),
+    (10, 4, "relay.server.Server.handle", "relay.store.Store.lookup", "call", False, "expanded at step 6"),
 ]
 
 
@@ -298,7 +301,7 @@ def test_paths_only_keeps_the_spine_through_the_bridge(workspace) -> None:
     t = trace(workspace, bridge=HTTP, stop_at=STOP, paths_only="")
     assert rows(t) == SPINE
     check_tree(t)
-    assert t.steps[5].candidate_of == 5 and t.steps[4].resolution is Resolution.CANDIDATES
+    assert t.steps[7].candidate_of == 7 and t.steps[6].resolution is Resolution.CANDIDATES
     assert bridge_steps(t)[0].label == "HTTP POST /generate"
     assert t.warnings == () and t.stops == (STOP,)
 
@@ -309,11 +312,11 @@ def test_paths_only_plus_one_keeps_the_calls_one_level_off(workspace) -> None:
         (1, 1, "relay.client.ask", "relay.client.log", "call", False, "off path"),
         (2, 1, "relay.client.ask", "relay.client.Client.__init__", "call", False, "off path"),
         (3, 1, "relay.client.ask", "relay.client.Client.generate", "call", True, ""),
-        (4, 2, "relay.client.Client.generate", "relay.codec.encode", "call", False, "off path"),
+        (4, 2, "relay.client.Client.generate", "relay.codec.encode", "call", False, "its value is used on the path"),
         (5, 2, "relay.client.Client.generate", "relay.client.Client._post", "call", True, ""),
         (6, 3, "relay.client.Client._post", "urllib.request.urlopen", "call", False, ""),
         (7, 3, "relay.client.Client._post", "relay.server.Server.handle", "bridge", True, ""),
-        (8, 4, "relay.server.Server.handle", "relay.codec.decode", "call", False, "off path"),
+        (8, 4, "relay.server.Server.handle", "relay.codec.decode", "call", False, "its value is used on the path"),
         (9, 4, "relay.server.Server.handle", "relay.server.check", "call", False, "off path"),
         (10, 4, "relay.server.Server.handle", "relay.server.audit", "call", False, "off path"),
         (11, 4, "relay.server.Server.handle", "relay.store.Store.lookup", "call", True, ""),
@@ -347,8 +350,9 @@ def test_paths_only_keeps_the_path_to_a_fired_bridge_whose_far_side_reaches_no_s
     t = trace(workspace, bridge=HTTP, stop_at="relay.elsewhere.*", paths_only="")
     assert rows(t) == [
         (1, 1, "relay.client.ask", "relay.client.Client.generate", "call", True, ""),
-        (2, 2, "relay.client.Client.generate", "relay.client.Client._post", "call", True, ""),
-        (3, 3, "relay.client.Client._post", "relay.server.Server.handle", "bridge", False, FAR),
+        (2, 2, "relay.client.Client.generate", "relay.codec.encode", "call", False, "its value is used on the path"),
+        (3, 2, "relay.client.Client.generate", "relay.client.Client._post", "call", True, ""),
+        (4, 3, "relay.client.Client._post", "relay.server.Server.handle", "bridge", False, FAR),
     ]
     check_tree(t)
     (warning,) = t.warnings
@@ -487,11 +491,11 @@ def test_a_bridge_is_drawn_dashed_with_its_label(workspace) -> None:
     t = trace(workspace, bridge=HTTP, stop_at=STOP, paths_only="")
     seq = sequence_diagram(t)
     check_lines(seq)
-    assert "    p3--)+p4: bridge handle(body: bytes)" in seq
-    assert "    Note over p3,p4: declared bridge: HTTP POST /generate" in seq
+    assert "    p3--)+p5: bridge handle(body: bytes)" in seq
+    assert "    Note over p3,p5: declared bridge: HTTP POST /generate" in seq
     flow = flowchart(t)
-    assert '    n3 -.->|"3 declared bridge: HTTP POST /generate"| n4' in flow
-    (row,) = [r for r in step_rows(t, lambda *a: None) if r.n == 3]
+    assert '    n4 -.->|"4 declared bridge: HTTP POST /generate"| n5' in flow
+    (row,) = [r for r in step_rows(t, lambda *a: None) if r.n == 4]
     assert row.kind == "declared bridge (HTTP POST /generate)"
     unlabelled = trace(workspace, bridge="urllib.request.urlopen -> relay.server.audit", depth="3")
     assert re.search(r"\n    Note over p3,p\d+: declared bridge\n", sequence_diagram(unlabelled))
@@ -535,7 +539,7 @@ def test_cli_bridges_and_paths_only(capsys, workspace) -> None:
     assert code == 0 and err == ""
     expected = run_trace("relay.client.ask", workspace, "", bridge=f"{HTTP}\n{audit}", stop_at=STOP, paths_only="")
     assert json.loads(out) == expected.to_json()
-    assert json.loads(out)["steps"][2]["label"] == "HTTP POST /generate"
+    assert json.loads(out)["steps"][3]["label"] == "HTTP POST /generate"
     code, out, _ = run_cli(capsys, "--bridge", HTTP, "--stop-at", STOP, "--paths-only", "+1", "--format", "mermaid")
     assert code == 0 and "Note over p3,p6: declared bridge: HTTP POST /generate" in out and "off path" in out
 

@@ -423,20 +423,24 @@ def test_paths_only_keeps_the_hand_offs_whose_consumer_loop_reaches_the_stop_poi
         "relay.client.Client.abort_then_generate", workspace, stop_at="relay.server.Engine.forward", paths_only=""
     )
     assert [(s.n, s.depth, s.kind.value, s.callee.name.removeprefix("relay."), s.entered, s.note) for s in t.steps] == [
-        (1, 1, "call", "client.Client._dispatch", True, ""),
-        (2, 2, "call", "wire.send_request", True, ""),
-        (3, 3, "queue", "server.Server.abort", False, "its calls are off the path"),
-        (4, 3, "call", "server.Server.process_input", False, LOOP),
-        (5, 4, "call", "server.Server.abort", False, "expanded off the path"),
-        (6, 3, "call", "server.Server.run_batch", True, ""),
-        (7, 4, "call", "server.Engine.forward", False, "stop"),
-        (8, 1, "call", "client.Client.generate", True, ""),
-        (9, 2, "call", "client.Client._dispatch", True, AGAIN),
-        (10, 3, "call", "wire.send_request", True, AGAIN),
-        (11, 4, "queue", "server.Server.handle_generate", False, "its calls are off the path"),
-        (12, 4, "call", "server.Server.process_input", False, LOOP + "; resumed at step 4"),
-        (13, 5, "call", "server.Server.handle_generate", False, "expanded off the path"),
-        (14, 1, "call", "client.Client._dispatch", False, "expanded at step 1"),
+        (1, 1, "call", "messages.AbortReq", False, ""),  # the message: its value is what the path sends
+        (2, 1, "call", "client.Client._dispatch", True, ""),
+        (3, 2, "call", "wire.send_request", True, ""),
+        (4, 3, "queue", "server.Server.abort", False, "its calls are off the path"),
+        (5, 3, "call", "server.Server.process_input", False, LOOP),
+        (6, 4, "call", "server.Server.abort", False, "expanded off the path"),
+        (7, 3, "call", "server.Server.get_next_batch", False, FED),  # batch = ...; run_batch(batch)
+        (8, 3, "call", "server.Server.run_batch", True, ""),
+        (9, 4, "call", "server.Engine.forward", False, "stop"),
+        (10, 1, "call", "client.Client.generate", True, ""),
+        (11, 2, "call", "messages.GenerateReq", False, ""),
+        (12, 2, "call", "client.Client._dispatch", True, AGAIN),
+        (13, 3, "call", "wire.send_request", True, AGAIN),
+        (14, 4, "queue", "server.Server.handle_generate", False, "its calls are off the path"),
+        (15, 4, "call", "server.Server.process_input", False, LOOP + "; resumed at step 5"),
+        (16, 5, "call", "server.Server.handle_generate", False, "expanded off the path"),
+        (17, 1, "call", "messages.AbortReq", False, ""),
+        (18, 1, "call", "client.Client._dispatch", False, "expanded at step 2"),
     ]
     if NODE is not None:
         seq = sequence_diagram(t)
@@ -446,3 +450,4 @@ def test_paths_only_keeps_the_hand_offs_whose_consumer_loop_reaches_the_stop_poi
 
 LOOP = "consumer loop: while True (line 33); also: Server.event_loop_overlap"
 AGAIN = "expanded again for obj: GenerateReq (before: AbortReq)"
+FED = "its value is used on the path"

@@ -65,6 +65,7 @@ from .docs_scan import scan_rst
 from .model import Loc, Step, Trace
 from .paths import paths_only
 from .spec import parse_options, split_repo
+from .trace import workspace_feeds
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -243,8 +244,8 @@ def parse_reference(data: Mapping[str, Any], source: str = "<reference>") -> Flo
     ends = [s.n for s in steps if s.end]
     if len(ends) != 1:
         raise ValueError(f"{source}: exactly one step must have 'end = true', found {len(ends)}")
-    if not 8 <= len(steps) <= 25:
-        raise ValueError(f"{source}: a reference chain has 8 to 25 steps (the spine), found {len(steps)}")
+    if not 8 <= len(steps) <= 30:
+        raise ValueError(f"{source}: a reference chain has 8 to 30 steps (the spine), found {len(steps)}")
     pairs = [(s.caller, s.callee, s.path, s.line) for s in steps]
     if len(set(pairs)) != len(pairs):
         raise ValueError(f"{source}: a step is listed twice")
@@ -484,7 +485,7 @@ def trace_flow_specs(ref: FlowRef, directives: Mapping[str, Mapping[str, str]], 
                 continue
             # the whole walk, filtered here as the engine does: a missing step is explained from the walk
             walk = engine.trace(replace(spec, paths_only=None))
-            kept, problems = paths_only(walk.steps, spec.paths_only, walk.truncated)
+            kept, problems = paths_only(walk.steps, spec.paths_only, walk.truncated, workspace_feeds(engine.workspace))
             traces.append(replace(walk, steps=tuple(kept), warnings=(*walk.warnings, *problems)))
             walks.append(walk)
         except CodetraceError as exc:

@@ -14,6 +14,13 @@ the loop's later calls, beside the hand-off) goes on from the hand-off: when one
 so are its first step and the ``queue`` step that led there; a loop noted ``resumed at step N`` (met again,
 not walked twice) is on a path, with the hand-off that led there, when step N is.
 
+A call whose value the path goes on with is kept too (without its own calls): the data at each stage. That
+is a call, made by a function on a path before one of that function's calls on the path, whose result that
+later call uses, directly (``publish(take_events())``) or through local assignments in between (``events =
+take_events()``; ``batch = Batch(events)``; ``publish(batch)``). This reads the two call sites' source lines
+(:func:`source_feeds`); it decides only which of the steps the walk found are shown, never what a call
+resolves to.
+
 Mode ``""`` keeps the steps on a path. Mode ``"+1"`` also keeps the other steps made directly by a function
 on a path (the entry, or the callee of a kept step the walk entered): its other calls, candidates and
 raises, one level off the path, without their own calls (one the walk had entered is marked ``off path``).
@@ -25,7 +32,7 @@ warning says so, and the trace is kept whole unless a bridge fired (then the pat
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from .diagnostics import Diagnostic
@@ -49,7 +56,12 @@ def _parents(steps: Sequence[Step]) -> list[int]:
     return parents
 
 
-def on_paths(steps: Sequence[Step]) -> list[bool]:
+#: ``feeds(earlier, later)``: whether the value of the call of step ``earlier`` is used by the call of step
+#: ``later``, both made by the same function (see :func:`source_feeds`).
+Feeds = Callable[[Step, Step], bool]
+
+
+def on_paths(steps: Sequence[Step], feeds: Feeds | None = None) -> list[bool]:
     """For each step, whether it lies on a path from the entry to a stop point (see the module docstring)."""
     parents = _parents(steps)
     index_of = {step.n: i for i, step in enumerate(steps)}
@@ -89,7 +101,29 @@ def on_paths(steps: Sequence[Step]) -> list[bool]:
                 for h in handoffs:
                     mark(h)
                 changed = True
+    if feeds is not None:
+        _mark_feeding(steps, parents, on, feeds)
     return on
+
+
+def _mark_feeding(steps: Sequence[Step], parents: list[int], on: list[bool], feeds: Feeds) -> None:
+    """Put on the path the calls whose value a later call on the path uses (siblings: the same function)."""
+    siblings: dict[int, list[int]] = {}
+    for i, parent in enumerate(parents):
+        siblings.setdefault(parent, []).append(i)
+    for parent, members in siblings.items():
+        if parent >= 0 and not on[parent]:
+            continue
+        on_path = [j for j in members if on[j] and steps[j].kind is not StepKind.RAISE]
+        for i in members:
+            step = steps[i]
+            if on[i] or step.kind is StepKind.RAISE or step.candidate_of:
+                continue
+            if any(steps[j].site.line >= step.site.line and j > i and feeds(step, steps[j]) for j in on_path):
+                on[i] = True
+                for k in members:  # a dispatch's candidates are its value too
+                    if steps[k].candidate_of == step.n:
+                        on[k] = True
 
 
 def _resumed_loops(steps: Sequence[Step]) -> list[tuple[int, list[int], list[int]]]:
@@ -123,11 +157,12 @@ def _resumed_loops(steps: Sequence[Step]) -> list[tuple[int, list[int], list[int
     return out
 
 
-def keep_paths(steps: Sequence[Step], mode: str = SPINE) -> list[Step] | None:
+def keep_paths(steps: Sequence[Step], mode: str = SPINE, feeds: Feeds | None = None) -> list[Step] | None:
     """The steps ``:paths-only:`` keeps, renumbered; None when no step is a stop point or a bridge."""
-    on = on_paths(steps)
+    on = on_paths(steps, feeds)
     if not any(on):
         return None
+    fed = {i for i, (a, b) in enumerate(zip(on, on_paths(steps), strict=True)) if a and not b} if feeds else set()
     parents = _parents(steps)
 
     def on_spine_function(parent: int) -> bool:
@@ -145,7 +180,9 @@ def keep_paths(steps: Sequence[Step], mode: str = SPINE) -> list[Step] | None:
         if not keep[i]:
             continue
         note, entered = step.note, step.entered
-        if entered and on[i] and i not in shown_below:  # a path's last step: a bridge, or a hand-off
+        if i in fed:  # its value goes on along the path; its own calls do not lead there
+            entered, note = False, "its value is used on the path" if step.entered else note
+        elif entered and on[i] and i not in shown_below:  # a path's last step: a bridge, or a hand-off
             entered = False  # whose consumer loop goes on to the stop point
             note = (
                 "its far side reaches no stop point" if step.kind is StepKind.BRIDGE else "its calls are off the path"
@@ -174,10 +211,12 @@ def keep_paths(steps: Sequence[Step], mode: str = SPINE) -> list[Step] | None:
     return kept
 
 
-def paths_only(steps: Sequence[Step], mode: str, truncated: bool = False) -> tuple[list[Step], list[Diagnostic]]:
+def paths_only(
+    steps: Sequence[Step], mode: str, truncated: bool = False, feeds: Feeds | None = None
+) -> tuple[list[Step], list[Diagnostic]]:
     """Apply ``:paths-only:`` (``mode`` ``""`` or ``"+1"``): the kept steps, and a ``drift`` warning when no
     stop point was reached (then every step is kept, or the paths to the bridges that fired)."""
-    kept = keep_paths(steps, mode)
+    kept = keep_paths(steps, mode, feeds)
     if kept is not None and any(step.note == "stop" for step in steps):
         return kept, []
     if kept is not None:
@@ -190,4 +229,82 @@ def paths_only(steps: Sequence[Step], mode: str, truncated: bool = False) -> tup
     return list(kept if kept is not None else steps), [Diagnostic("drift", message, hint + "; or raise :depth:")]
 
 
-__all__ = ["PLUS_ONE", "SPINE", "keep_paths", "on_paths", "paths_only"]
+_ASSIGNED = re.compile(
+    r"^\s*(?:let\s+(?:mut\s+)?)?\(?\s*([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*\)?\s*(?::[^=]*)?=(?!=)"
+)
+_NAME = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*")
+_MAX_GAP = 40  # lines between the two calls that are read for the assignments in between
+
+
+def _assigned(line: str) -> list[str]:
+    """The names a statement line assigns (``x = ..``, ``let mut x: T = ..``, ``a, b = ..``, ``self.x = ..``)."""
+    m = _ASSIGNED.match(line)
+    return [n.strip() for n in m.group(1).split(",")] if m else []
+
+
+def _uses(text: str, name: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text) is not None
+
+
+def _statement(lines: list[str], at: int) -> str:
+    """The text of the statement starting at line index ``at``: lines up to balanced brackets (at most 12)."""
+    depth, out = 0, []
+    for line in lines[at : at + 12]:
+        out.append(line)
+        depth += sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
+        if depth <= 0:
+            break
+    return "\n".join(out)
+
+
+def _short(step: Step) -> str:
+    """The last name of what a step calls (``take_events``, ``KVEventBatch`` for a construction)."""
+    return re.split(r"[.:]+", step.target.removesuffix("()"))[-1] if step.target else ""
+
+
+def _arguments(statement: str, name: str) -> str:
+    """The text after ``name(`` in a statement (its arguments and what follows), or after its first ``(``:
+    a value used there is passed to the call, not the receiver it is called on."""
+    at = statement.find(name + "(") if name else -1
+    start = at + len(name) + 1 if at >= 0 else statement.find("(") + 1
+    return statement[start:] if start > 0 else ""
+
+
+def source_feeds(read: Callable[[str, str], str | None]) -> Feeds:
+    """A :data:`Feeds` over source text: ``read(repo, path)`` gives a file's text (None when unreadable).
+
+    The earlier call's value is the name its statement assigns (on its line, or on the line before when the
+    call continues a ``let x =`` line); the later call uses it when its arguments mention that name, or a name
+    assigned from it by a line in between (a value only used as the receiver, ``client.run()``, does not
+    count). Two calls on one line: the earlier feeds the later when it is written inside its arguments."""
+    cache: dict[tuple[str, str], list[str] | None] = {}
+
+    def lines_of(repo: str, path: str) -> list[str] | None:
+        if (repo, path) not in cache:
+            text = read(repo, path)
+            cache[repo, path] = text.splitlines() if text is not None else None
+        return cache[repo, path]
+
+    def feeds(earlier: Step, later: Step) -> bool:
+        a, b = earlier.site, later.site
+        if (a.repo, a.path) != (b.repo, b.path) or not 0 <= b.line - a.line <= _MAX_GAP:
+            return False
+        lines = lines_of(a.repo, a.path)
+        if lines is None or b.line > len(lines):
+            return False
+        later_args = _arguments(_statement(lines, b.line - 1), _short(later))
+        if a.line == b.line:  # `publish(take_events())`: an argument, not the receiver of `Client(..).run()`
+            return _uses(later_args, _short(earlier))
+        names = set(_assigned(lines[a.line - 1]))
+        if not names and a.line >= 2 and lines[a.line - 2].rstrip().endswith("="):
+            names = set(_assigned(lines[a.line - 2]))
+        for k in range(a.line, b.line - 1):  # assignments in between carry the value on
+            targets = _assigned(lines[k])
+            if targets and any(_uses(lines[k].split("=", 1)[1], n) for n in names):
+                names.update(targets)
+        return any(_uses(later_args, n) for n in names)
+
+    return feeds
+
+
+__all__ = ["PLUS_ONE", "SPINE", "Feeds", "keep_paths", "on_paths", "paths_only", "source_feeds"]

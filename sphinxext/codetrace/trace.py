@@ -46,7 +46,7 @@ from .bridges import Bridges
 from .diagnostics import CodetraceError, Diagnostic
 from .index import Index
 from .model import CallSite, Lang, Loc, RaiseSite, Resolution, Signature, Site, Step, StepKind, Trace
-from .paths import paths_only
+from .paths import Feeds, paths_only, source_feeds
 from .resolve import Outcome
 from .resolve.handoff import PyHandoffs
 from .resolve.pyo3 import PyO3Bridge
@@ -559,6 +559,18 @@ def _class_names(classes: tuple[Any, ...]) -> str:
     return " | ".join(c.definition.name for c in classes) or "unknown"
 
 
+def workspace_feeds(workspace: Workspace) -> Feeds:
+    """:func:`.paths.source_feeds` over the workspace's files (read through it: contained, size-capped)."""
+
+    def read(repo: str, path: str) -> str | None:
+        try:
+            return workspace.repos[repo].read_text(path)
+        except (CodetraceError, KeyError):
+            return None
+
+    return source_feeds(read)
+
+
 def _signature(d: Any) -> Signature:
     """The data a step carries: the callee definition's parameter and return types, as written (PyO3's GIL
     token ``py: Python<'_>`` is not data, and is left out)."""
@@ -610,7 +622,7 @@ def trace_flow(
             problems.append(problem)
     steps = walk.steps
     if spec.paths_only is not None:
-        steps, more = paths_only(steps, spec.paths_only, walk.truncated)
+        steps, more = paths_only(steps, spec.paths_only, walk.truncated, workspace_feeds(workspace))
         declared += more
     problems += declared
     d = entry.definition
