@@ -392,12 +392,13 @@ def test_corrupt_cache_entries_are_reparsed(repo_dir: Path, tmp_path: Path, dama
     good = index1.facts(repo1, "pkg/a.py")
     (entry,) = cache_files(cache)
     key = entry.stem
-    stored = json.loads(entry.read_text(encoding="utf-8"))
+    head, _, body = entry.read_text(encoding="utf-8").partition("\n")
+    stored = json.loads(head)
 
     def sealed(facts: object) -> str:  # a well-formed entry (right format, key and checksum) around ``facts``
         text = json.dumps(facts)
         sha = hashlib.sha256(text.encode()).hexdigest()
-        return json.dumps({"format": stored["format"], "key": key, "sha": sha, "facts": text})
+        return json.dumps({"format": stored["format"], "key": key, "sha": sha}) + "\n" + text
 
     if damage == "KEY_WITH_BAD_FACTS":
         damage = sealed({"path": "x", "definitions": [{"bogus": 1}]})
@@ -406,11 +407,10 @@ def test_corrupt_cache_entries_are_reparsed(repo_dir: Path, tmp_path: Path, dama
         plain["calls"][0]["kind"] = "teleport"
         damage = sealed(plain)
     elif damage == "FLIPPED_BIT":  # valid JSON, right key, facts changed after sealing: the checksum catches it
-        stored["facts"] = stored["facts"].replace('"line":', '"line":1', 1)
-        damage = json.dumps(stored)
+        damage = head + "\n" + body.replace('"line":', '"line":1', 1)
     elif damage == "NO_SHA":
         del stored["sha"]
-        damage = json.dumps(stored)
+        damage = json.dumps(stored) + "\n" + body
     entry.write_text(damage, encoding="utf-8")
 
     index2, repo2 = new_index(repo_dir, cache)
@@ -426,13 +426,14 @@ def test_cache_entry_for_another_key_is_ignored(repo_dir: Path, tmp_path: Path) 
     index1, repo1 = new_index(repo_dir, cache)
     index1.facts(repo1, "pkg/a.py")
     (entry,) = cache_files(cache)
-    data = json.loads(entry.read_text(encoding="utf-8"))
-    facts = json.loads(data["facts"])
+    head, _, body = entry.read_text(encoding="utf-8").partition("\n")
+    data = json.loads(head)
+    facts = json.loads(body)
     facts["definitions"] = []  # poisoned facts, sealed with a valid checksum...
-    data["facts"] = json.dumps(facts)
-    data["sha"] = hashlib.sha256(data["facts"].encode()).hexdigest()
+    body = json.dumps(facts)
+    data["sha"] = hashlib.sha256(body.encode()).hexdigest()
     data["key"] = "0" * 64  # ...filed under a key that does not match
-    entry.write_text(json.dumps(data), encoding="utf-8")
+    entry.write_text(json.dumps(data) + "\n" + body, encoding="utf-8")
     index2, repo2 = new_index(repo_dir, cache)
     assert [d.qualname for d in index2.facts(repo2, "pkg/a.py").definitions] == ["f", "g"]
     assert index2.parsed == 1
@@ -470,3 +471,22 @@ def test_unwritable_cache_dir_does_not_break_indexing(repo_dir: Path, tmp_path: 
     blocker.write_text("a file where the cache directory should be", encoding="utf-8")
     index, repo = new_index(repo_dir, blocker)
     assert [d.qualname for d in index.facts(repo, "pkg/a.py").definitions] == ["f", "g"]
+
+
+@pytest.mark.parametrize("encoder", ["orjson", "json"])
+def test_cache_entries_round_trip_with_either_encoder(
+    repo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder: str
+) -> None:
+    """orjson encodes the dataclasses directly; without it, to_plain + json write the same JSON."""
+    import sphinxext.codetrace.index as index_module
+
+    if encoder == "json":
+        monkeypatch.setattr(index_module, "orjson", None)
+    cache = tmp_path / "cache"
+    index1, repo1 = new_index(repo_dir, cache)
+    good = index1.facts(repo1, "pkg/a.py")
+    (entry,) = cache_files(cache)
+    body = entry.read_bytes().partition(b"\n")[2]
+    assert json.loads(body) == to_plain(good)  # the same document either way
+    index2, repo2 = new_index(repo_dir, cache)
+    assert index2.facts(repo2, "pkg/a.py") == good and index2.parsed == 0
