@@ -944,6 +944,15 @@ class _Extractor:
             site = CallSite(scope, line, col, (*path[:-1], name + "!"), f"{_join(path)}!", StepKind.CALL)
             self.calls.append((self.order(text, node), site))
 
+    def extract(self, text: _Text, root: Node) -> None:
+        """Every fact under ``root``: items, then ``use`` declarations, then bodies, each in source order."""
+        captures = QueryCursor(query()).captures(root)
+        for item in sorted(captures.get("item", []), key=lambda n: n.start_byte):
+            self.item(text, item)
+        for use in sorted(captures.get("use", []), key=lambda n: n.start_byte):
+            self.use(text, use)
+        self.body(text, captures)
+
     def item_macro(self, text: _Text, node: Node, mac: Node) -> None:
         """A macro invoked where items go (``impl_frontend!(Foo);``): it may define items and methods the
         facts cannot see. Recorded as a ``macro-use`` definition whose ``bases`` are the names it mentions."""
@@ -1012,12 +1021,7 @@ class _Extractor:
                 line0=line0,
             )
             self.roots[parsed.root_node.id] = prefix
-            captures = QueryCursor(query()).captures(parsed.root_node)
-            for item in sorted(captures.get("item", []), key=lambda n: n.start_byte):
-                self.item(sub, item)
-            for use in sorted(captures.get("use", []), key=lambda n: n.start_byte):
-                self.use(sub, use)
-            self.body(sub, captures)
+            self.extract(sub, parsed.root_node)
             return True
         return False
 
@@ -1364,12 +1368,7 @@ def parse_rust(source: str, path: str) -> FileFacts:
     ex = _Extractor(data, parser)
     text = _Text(data, 0, tree.root_node, None, tree=tree)
     try:
-        captures = QueryCursor(query()).captures(tree.root_node)
-        for node in sorted(captures.get("item", []), key=lambda n: n.start_byte):
-            ex.item(text, node)
-        for node in sorted(captures.get("use", []), key=lambda n: n.start_byte):
-            ex.use(text, node)
-        ex.body(text, captures)
+        ex.extract(text, tree.root_node)
     except RecursionError:
         return FileFacts(path=path, lang=Lang.RUST, module="", error="nesting too deep to analyse")
     calls = tuple(site for _, site in sorted(ex.calls, key=lambda item: item[0]))
