@@ -672,3 +672,32 @@ def test_a_flat_flow_over_budget_draws_a_prefix_and_says_so() -> None:
     check_lines(out)
     assert "f19_1" in out and "f20_1" not in out
     assert "Note over p1,p2: 40 more steps are listed in the table only (over 20 arrows)" in out
+
+
+def test_a_flowchart_stays_under_mermaids_edge_limit() -> None:
+    """mermaid refuses a flowchart of more than 500 edges: the deepest calls fold, and a node says so."""
+    from sphinxext.codetrace.render.mermaid import MAX_FLOW_EDGES
+
+    trace = deep_trace(150, 4)  # 600 steps, 600 distinct edges
+    flow = flowchart(trace, "module")
+    edges = re.findall(r"^    n\d+ [-=.]+>", flow, re.M)
+    assert 0 < len(edges) <= MAX_FLOW_EDGES
+    assert re.search(r'folded\["\d+ calls below depth \d collapsed.*at most 400 edges\)"\]', flow)
+    small = flowchart(deep_trace(10, 4), "module")  # 40 steps: drawn whole, no note
+    assert "folded[" not in small and len(re.findall(r"^    n\d+ [-=.]+>", small, re.M)) == 40
+    if NODE is not None:
+        assert all(r["ok"] for r in mermaid_parse([flow]))
+
+
+def test_a_large_flowchart_has_no_subgraphs() -> None:
+    """mermaid's layout fails on some large clustered graphs: above NEST_LIMIT nodes there are no subgraphs,
+    and each label starts with its module instead."""
+    from sphinxext.codetrace.render.mermaid import NEST_LIMIT
+
+    small = flowchart(deep_trace(3, 4), "module")
+    assert re.search(r'^    subgraph g1\["r"\]\n        subgraph g2\["pkg.m0"\]', small, re.M)  # nested
+    big = flowchart(deep_trace(NEST_LIMIT + 10, 2), "module")
+    assert "subgraph" not in big and not any(line.strip() == "end" for line in big.split("\n"))
+    assert re.search(r'^    n\d+\["m1\.f0_1"\]', big, re.M)  # module pkg.m1, function f0_1
+    if NODE is not None:
+        assert all(r["ok"] for r in mermaid_parse([small, big]))

@@ -44,6 +44,16 @@ _CROSSINGS = (StepKind.PY_TO_RUST, StepKind.RUST_TO_PY, StepKind.BRIDGE)
 _LOOP = "\0loop"  # marks a consumer loop's block among the open blocks (no handler is named so)
 
 
+#: Steps one flowchart draws before folding the deepest calls: mermaid refuses a flowchart of more than 500
+#: edges (its ``maxEdges``), and one that large is unreadable anyway.
+MAX_FLOW_EDGES = 400
+#: Nodes up to which a flowchart groups them in subgraphs (modules in repos). Above it, no subgraphs, and each
+#: label starts with its module: mermaid's layout (dagre) fails on some large clustered graphs ("Cannot set
+#: properties of undefined (setting 'order')": the real kv-events flow, this project's own directive), never
+#: on the same graphs without clusters.
+NEST_LIMIT = 60
+
+
 @dataclass(frozen=True, slots=True)
 class Budget:
     """How much one diagram may show before it collapses: arrows (calls and returns) and participants."""
@@ -425,7 +435,7 @@ def flowchart(
 ) -> str:
     """Mermaid ``flowchart`` text: one node per function, subgraphs per module (or file) nested in their repo,
     ``click`` links to each definition, edge styles per step kind, entry and stop points marked."""
-    view = select(trace, hide, Budget(messages=10**9))
+    view = select(trace, hide, Budget(messages=MAX_FLOW_EDGES, participants=10**9))
     nodes: dict[str, tuple[str, str, tuple[str, str], Loc | None]] = {}  # key -> (id, label, (repo, group), loc)
 
     def node(key: str, label: str, group: tuple[str, str], loc: Loc | None) -> str:
@@ -465,7 +475,11 @@ def flowchart(
     for ident, label, (repo, group), _loc in nodes.values():
         repos.setdefault(repo, {}).setdefault(group, []).append((ident, label))
     counter = 0
-    for repo, groups in repos.items():
+    if len(nodes) > NEST_LIMIT:  # no subgraphs: each node's label starts with its module (or file)
+        for ident, label, (_repo, group), _loc in nodes.values():
+            prefix = re.split(r"::|[./]", group)[-1] if group else ""
+            lines.append(f'    {ident}["{_quoted(f"{prefix}.{label}" if prefix else label)}"]')
+    for repo, groups in repos.items() if len(nodes) <= NEST_LIMIT else ():
         counter += 1
         lines.append(f'    subgraph g{counter}["{_quoted(repo)}"]')
         for group, members in groups.items():
@@ -496,4 +510,10 @@ def flowchart(
         lines.append(f"    class {','.join(stop_nodes)} stop")
     if view.hidden:
         lines.append(f'    hidden["{text(f"{view.hidden} steps hidden (:hide:)")}"]')
+    folded = sum(view.collapsed.values())
+    if view.depth_cut is not None or view.dropped:
+        what = f"{folded} calls below depth {view.depth_cut} collapsed" if view.depth_cut is not None else ""
+        more = f"{view.dropped} more steps in the table only" if view.dropped else ""
+        note = "; ".join(x for x in (what, more) if x) + f" (a flowchart draws at most {MAX_FLOW_EDGES} edges)"
+        lines.append(f'    folded["{text(note)}"]')
     return "\n".join(lines) + "\n"
