@@ -72,6 +72,7 @@ from .python_ast import (
     SPAWN_CALLABLE_ARG1,
     SPAWN_CORO,
     UNKNOWN,
+    FactsState,
     clip,
     implicit_tag,
 )
@@ -124,32 +125,13 @@ def _constant(node: cst.BaseExpression) -> tuple[bool, Any]:
     return False, None
 
 
-class _FactsVisitor(cst.CSTVisitor):
+class _FactsVisitor(cst.CSTVisitor, FactsState):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
     def __init__(self, module_node: cst.Module, module: str, is_package: bool) -> None:
         super().__init__()
         self.module_node = module_node
-        self.module = module
-        self.is_package = is_package
-        self.scopes: list[tuple[str, str]] = []  # (qualname, kind)
-        self.handlers: list[tuple[str, ...]] = []
-        self._saved: list[tuple[list[tuple[str, ...]], list[int]]] = []
-        self.definitions: list[Definition] = []
-        self.imports: list[Import] = []
-        self.calls: list[CallSite] = []
-        self.raises: list[RaiseSite] = []
-        self.bindings: list[Binding] = []
-        self.flow: list[Flow] = []
-        self.all_names: tuple[str, ...] | None = None
-        self._awaited: set[int] = set()
-        self._spawned: set[int] = set()
-        self.path: list[int] = []  # branch blocks around the current statement (see Flow.path)
-        self._blocks = 0
-        self._comp_blocks: dict[int, int] = {}
-        self._lambda_names: dict[int, str] = {}
-        self._lambda_counts: dict[str, int] = {}
-        self._globals: dict[str, set[str]] = {}  # function scope -> names declared global there
+        self._init_state(module, is_package)
 
     # -- helpers ----------------------------------------------------------------------------------------------
 
@@ -159,25 +141,6 @@ class _FactsVisitor(cst.CSTVisitor):
     def pos(self, node: cst.CSTNode) -> tuple[int, int]:
         start = self.get_metadata(PositionProvider, node).start
         return start.line, start.column
-
-    @property
-    def scope(self) -> str:
-        return self.scopes[-1][0] if self.scopes else ""
-
-    def _qualname(self, name: str) -> str:
-        return f"{self.scope}.{name}" if self.scope else name
-
-    def _absolute(self, level: int, module: str | None) -> str:
-        if level == 0:
-            return module or ""
-        parts = self.module.split(".") if self.module else []
-        if not self.is_package:
-            parts = parts[:-1]
-        if level > 1:
-            parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
-        if module:
-            parts.append(module)
-        return ".".join(parts)
 
     def _params(self, params: cst.Parameters) -> tuple[Param, ...]:
         out: list[Param] = []
@@ -196,25 +159,7 @@ class _FactsVisitor(cst.CSTVisitor):
             add(params.star_kwarg, "**")
         return tuple(out)
 
-    def _new_block(self) -> int:
-        self._blocks += 1
-        return self._blocks
-
     # -- expression trees (see the module docstring) ----------------------------------------------------------
-
-    def _lambda_name(self, node: cst.Lambda) -> str:
-        name = self._lambda_names.get(id(node))
-        if name is None:
-            count = self._lambda_counts.get(self.scope, 0) + 1
-            self._lambda_counts[self.scope] = count
-            name = self._lambda_names[id(node)] = self._qualname(f"<lambda{count}>")
-        return name
-
-    def _comp_block(self, node: cst.CSTNode) -> int:
-        block = self._comp_blocks.get(id(node))
-        if block is None:
-            block = self._comp_blocks[id(node)] = -self._new_block()
-        return block
 
     def tree(self, node: cst.BaseExpression | None, depth: int = 0) -> Any:
         """The expression tree of ``node``."""
@@ -383,16 +328,6 @@ class _FactsVisitor(cst.CSTVisitor):
     def _enter_body(self, node: cst.FunctionDef | cst.ClassDef) -> None:
         self._push_scope(self._body_scope(node))
 
-    def _push_scope(self, scope: tuple[str, str]) -> None:
-        self.scopes.append(scope)
-        self._saved.append((self.handlers, self.path))
-        self.handlers = []
-        self.path = []
-
-    def _leave_body(self) -> None:
-        self.scopes.pop()
-        self.handlers, self.path = self._saved.pop()
-
     def _body_scope(self, node: cst.FunctionDef | cst.ClassDef) -> tuple[str, str]:
         kind = "function" if isinstance(node, cst.FunctionDef) else "class"
         return self._qualname(_ident(node.name.value)), kind
@@ -442,12 +377,6 @@ class _FactsVisitor(cst.CSTVisitor):
             self._globals.setdefault(self.scope, set()).update(_ident(n.name.value) for n in node.names)
 
     # -- branches ---------------------------------------------------------------------------------------------
-
-    def _push_block(self) -> None:
-        self.path.append(self._new_block())
-
-    def _pop_block(self) -> None:
-        self.path.pop()
 
     def visit_If_body(self, node: cst.If) -> None:
         self._push_block()
@@ -507,9 +436,6 @@ class _FactsVisitor(cst.CSTVisitor):
 
     def leave_MatchCase(self, original_node: cst.MatchCase) -> None:
         self._pop_block()
-
-    def _enter_comp(self, node: cst.CSTNode) -> None:
-        self.path.append(self._comp_block(node))
 
     def visit_ListComp(self, node: cst.ListComp) -> None:
         self._enter_comp(node)
@@ -632,9 +558,6 @@ class _FactsVisitor(cst.CSTVisitor):
         if tree[0] == "super":  # the call of super itself (its value is the "super" tree)
             tree = ("c", ("n", "super"), tree[1:], ())
         self._flow(node, "call", None, tree, annotation=self.code(node.func))
-
-    def _handlers(self) -> tuple[str, ...]:
-        return tuple(h for group in reversed(self.handlers) for h in group)
 
     def _implicit(self, node: cst.BaseExpression, suffix: tuple[str, ...], text: str, tag: str, awaited: bool) -> None:
         """A call the statement makes without writing it: ``__enter__`` of a ``with``, ``__iter__``..."""

@@ -347,11 +347,12 @@ def _child_fields(cls: type) -> tuple[str, ...]:
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-class _AstFacts:
-    """The facts of one module, collected in the order libcst's visitor in :mod:`.python` collects them."""
+class FactsState:
+    """The bookkeeping both Python frontends share (this one, and libcst's in :mod:`.python`): scopes, the
+    ``except`` handlers and branch blocks around the current statement, lambda names, relative imports. A
+    frontend calls :meth:`_init_state` and walks its own tree."""
 
-    def __init__(self, src: _Source, module: str, is_package: bool) -> None:
-        self.src = src
+    def _init_state(self, module: str, is_package: bool) -> None:
         self.module = module
         self.is_package = is_package
         self.scopes: list[tuple[str, str]] = []  # (qualname, kind)
@@ -372,6 +373,73 @@ class _AstFacts:
         self._lambda_names: dict[int, str] = {}
         self._lambda_counts: dict[str, int] = {}
         self._globals: dict[str, set[str]] = {}  # function scope -> names declared global there
+
+    @property
+    def scope(self) -> str:
+        return self.scopes[-1][0] if self.scopes else ""
+
+    def _qualname(self, name: str) -> str:
+        return f"{self.scope}.{name}" if self.scope else name
+
+    def _absolute(self, level: int, module: str | None) -> str:
+        if level == 0:
+            return module or ""
+        parts = self.module.split(".") if self.module else []
+        if not self.is_package:
+            parts = parts[:-1]
+        if level > 1:
+            parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+        if module:
+            parts.append(module)
+        return ".".join(parts)
+
+    def _new_block(self) -> int:
+        self._blocks += 1
+        return self._blocks
+
+    def _lambda_name(self, node: Any) -> str:
+        name = self._lambda_names.get(id(node))
+        if name is None:
+            count = self._lambda_counts.get(self.scope, 0) + 1
+            self._lambda_counts[self.scope] = count
+            name = self._lambda_names[id(node)] = self._qualname(f"<lambda{count}>")
+        return name
+
+    def _comp_block(self, node: Any) -> int:
+        block = self._comp_blocks.get(id(node))
+        if block is None:
+            block = self._comp_blocks[id(node)] = -self._new_block()
+        return block
+
+    def _push_scope(self, scope: tuple[str, str]) -> None:
+        self.scopes.append(scope)
+        self._saved.append((self.handlers, self.path))
+        self.handlers = []
+        self.path = []
+
+    def _leave_body(self) -> None:
+        self.scopes.pop()
+        self.handlers, self.path = self._saved.pop()
+
+    def _push_block(self) -> None:
+        self.path.append(self._new_block())
+
+    def _pop_block(self) -> None:
+        self.path.pop()
+
+    def _enter_comp(self, node: Any) -> None:
+        self.path.append(self._comp_block(node))
+
+    def _handlers(self) -> tuple[str, ...]:
+        return tuple(h for group in reversed(self.handlers) for h in group)
+
+
+class _AstFacts(FactsState):
+    """The facts of one module, collected in the order libcst's visitor in :mod:`.python` collects them."""
+
+    def __init__(self, src: _Source, module: str, is_package: bool) -> None:
+        self.src = src
+        self._init_state(module, is_package)
         self._handlers_of: dict[type, Callable[[Any], None]] = {
             ast.FunctionDef: self.v_function,
             ast.AsyncFunctionDef: self.v_function,
@@ -475,25 +543,6 @@ class _AstFacts:
         assert at is not None
         return at
 
-    @property
-    def scope(self) -> str:
-        return self.scopes[-1][0] if self.scopes else ""
-
-    def _qualname(self, name: str) -> str:
-        return f"{self.scope}.{name}" if self.scope else name
-
-    def _absolute(self, level: int, module: str | None) -> str:
-        if level == 0:
-            return module or ""
-        parts = self.module.split(".") if self.module else []
-        if not self.is_package:
-            parts = parts[:-1]
-        if level > 1:
-            parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
-        if module:
-            parts.append(module)
-        return ".".join(parts)
-
     @staticmethod
     def _param_list(args: ast.arguments) -> list[tuple[ast.arg, str, ast.expr | None]]:
         """``(arg, star, default)`` in libcst's order: positional-only, positional, ``*args``, keyword-only,
@@ -523,25 +572,7 @@ class _AstFacts:
             if default is not None:
                 self.visit(default)
 
-    def _new_block(self) -> int:
-        self._blocks += 1
-        return self._blocks
-
     # -- expression trees (see the docstring of .python) --------------------------------------------------------
-
-    def _lambda_name(self, node: ast.Lambda) -> str:
-        name = self._lambda_names.get(id(node))
-        if name is None:
-            count = self._lambda_counts.get(self.scope, 0) + 1
-            self._lambda_counts[self.scope] = count
-            name = self._lambda_names[id(node)] = self._qualname(f"<lambda{count}>")
-        return name
-
-    def _comp_block(self, node: ast.AST) -> int:
-        block = self._comp_blocks.get(id(node))
-        if block is None:
-            block = self._comp_blocks[id(node)] = -self._new_block()
-        return block
 
     def _slice_items(self, node: ast.Subscript) -> list[ast.expr]:
         """The elements of a subscript as libcst counts them: ``a[1, 2]`` has two, ``a[(1, 2)]`` one."""
@@ -734,16 +765,6 @@ class _AstFacts:
         self.statements(body)
         self._leave_body()
 
-    def _push_scope(self, scope: tuple[str, str]) -> None:
-        self.scopes.append(scope)
-        self._saved.append((self.handlers, self.path))
-        self.handlers = []
-        self.path = []
-
-    def _leave_body(self) -> None:
-        self.scopes.pop()
-        self.handlers, self.path = self._saved.pop()
-
     def v_lambda(self, node: ast.Lambda) -> None:
         qualname = self._lambda_name(node)
         self._default_flows(node.args, qualname)
@@ -769,12 +790,6 @@ class _AstFacts:
 
     # -- branches ---------------------------------------------------------------------------------------------
 
-    def _push_block(self) -> None:
-        self.path.append(self._new_block())
-
-    def _pop_block(self) -> None:
-        self.path.pop()
-
     def _block(self, body: list[Any]) -> None:
         """A branch: libcst visits an ``else`` that is not written too, so it takes a block number as well."""
         self._push_block()
@@ -790,9 +805,6 @@ class _AstFacts:
         self.visit(node.test)
         self._block(node.body)
         self._block(node.orelse)
-
-    def _enter_comp(self, node: ast.AST) -> None:
-        self.path.append(self._comp_block(node))
 
     def v_comp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
         self._enter_comp(node)
@@ -930,9 +942,6 @@ class _AstFacts:
         if tree[0] == "super":  # the call of super itself (its value is the "super" tree)
             tree = ("c", ("n", "super"), tree[1:], ())
         self._flow(at, "call", None, tree, text)
-
-    def _handlers(self) -> tuple[str, ...]:
-        return tuple(h for group in reversed(self.handlers) for h in group)
 
     def _implicit(self, node: ast.expr, suffix: tuple[str, ...], text: str, tag: str, awaited: bool) -> None:
         """A call the statement makes without writing it: ``__enter__`` of a ``with``, ``__iter__``..."""
