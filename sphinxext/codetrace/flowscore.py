@@ -65,7 +65,8 @@ from .docs_scan import scan_rst
 from .model import Loc, Step, Trace
 from .paths import paths_only
 from .spec import parse_options, split_repo
-from .trace import workspace_feeds
+from .trace import Engine, workspace_feeds
+from .workspace import RepoConfig, Workspace
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -453,12 +454,9 @@ def checkouts(ref: FlowRef, environ: Mapping[str, str]) -> tuple[dict[str, Path]
     return found, unset
 
 
-def engine_for(paths: Mapping[str, Path], cache_dir: Path | None = None) -> Any:
+def engine_for(paths: Mapping[str, Path], cache_dir: Path | None = None) -> Engine:
     """An :class:`~.trace.Engine` over exactly these checkouts (no time budget); raises
     :class:`CodetraceError` when one of them is not a directory."""
-    from .trace import Engine
-    from .workspace import RepoConfig, Workspace
-
     workspace, errors = Workspace.from_configs([RepoConfig(name, path) for name, path in sorted(paths.items())])
     if errors:
         raise errors[0]
