@@ -161,6 +161,7 @@ class PyHandoffs:
         self._text_index: dict[str, list[tuple[str, str]]] | None = None
         self._registrations: dict[tuple[str, str, str], list[_Registration]] = {}
         self._trees: dict[tuple[str, str], tuple[Any, ast.Module | None]] = {}
+        self._tests: dict[tuple[str, str], list[tuple[Any, list[tuple[ast.expr, Any, list[ast.stmt]]]]]] = {}
         self._loops: dict[PySymbol, list[tuple[str, int, int]]] = {}
         self._callers: dict[tuple[PySymbol, Any], list[tuple[PySymbol, CallSite, Resolution]]] = {}
         # (site key, consumer) -> (what the consumer is bound to, where the search for its loop starts: the
@@ -673,17 +674,44 @@ class PyHandoffs:
     def _branches(self, info: FileInfo, name: str) -> list[_Registration]:
         """``isinstance(msg, Type)`` tests and ``case Type():`` patterns whose branch passes the message to a
         function: that function is the handler; the function holding the test dispatches."""
-        tree = self._tree(info)
-        if tree is None:
-            return []
         out: list[_Registration] = []
-        for func in _functions_of(tree):
+        for d, branches in self._type_tests(info):
+            sym = PySymbol(info.repo, info.path, info.module, d)
+            for type_node, subject, body in branches:
+                if _ast_last_name(type_node) != name:
+                    continue
+                site = self._handler_call(info, sym, subject, body)
+                if site is None:
+                    continue
+                flow = self.python.call_flow(info, site)
+                if flow is None:
+                    continue
+                ctx = self._ctx(info, flow)
+                cls = self._class_of(ctx, chain_tree(ast_chain(type_node)) if ast_chain(type_node) else None)
+                if cls is None:
+                    continue
+                out_call = self.python.resolve_call(sym, site)
+                handlers = [out_call.callee] if out_call.callee is not None else list(out_call.candidates)
+                for handler in handlers:
+                    if handler is not None and handler.definition.kind == "function":
+                        group = (info.repo, info.path, d.qualname)
+                        out.append(_Registration(cls, handler, out_call.receiver, group, site.line, ((sym, site),)))
+        return out
+
+    def _type_tests(self, info: FileInfo) -> list[tuple[Any, list[tuple[ast.expr, Any, list[ast.stmt]]]]]:
+        """Each function of a file with its own ``isinstance(x, T)`` tests and ``case T():`` patterns, as
+        ``(type, subject, branch body)``: walked once per file, whatever class is asked about."""
+        cached = self._tests.get(info.key)
+        if cached is not None:
+            return cached
+        found: list[tuple[Any, list[tuple[ast.expr, Any, list[ast.stmt]]]]] = []
+        tree = self._tree(info)
+        for func in _functions_of(tree) if tree is not None else ():
             d = _definition_at(info, func)
             if d is None:
                 continue
-            sym = PySymbol(info.repo, info.path, info.module, d)
+            branches: list[tuple[ast.expr, Any, list[ast.stmt]]] = []
             for node in _own_nodes(func):
-                branches: list[tuple[ast.expr, Any, list[ast.stmt]]] = []
                 if isinstance(node, ast.If):
                     test = node.test
                     if (
@@ -702,26 +730,10 @@ class PyHandoffs:
                             subject, pattern = ast.Name(pattern.name), pattern.pattern
                         if isinstance(pattern, ast.MatchClass):
                             branches.append((pattern.cls, subject, case.body))
-                for type_node, subject, body in branches:
-                    if _ast_last_name(type_node) != name:
-                        continue
-                    site = self._handler_call(info, sym, subject, body)
-                    if site is None:
-                        continue
-                    flow = self.python.call_flow(info, site)
-                    if flow is None:
-                        continue
-                    ctx = self._ctx(info, flow)
-                    cls = self._class_of(ctx, chain_tree(ast_chain(type_node)) if ast_chain(type_node) else None)
-                    if cls is None:
-                        continue
-                    out_call = self.python.resolve_call(sym, site)
-                    handlers = [out_call.callee] if out_call.callee is not None else list(out_call.candidates)
-                    for handler in handlers:
-                        if handler is not None and handler.definition.kind == "function":
-                            group = (info.repo, info.path, d.qualname)
-                            out.append(_Registration(cls, handler, out_call.receiver, group, site.line, ((sym, site),)))
-        return out
+            if branches:
+                found.append((d, branches))
+        self._tests[info.key] = found
+        return found
 
     def _handler_call(self, info: FileInfo, sym: PySymbol, subject: Any, body: list[ast.stmt]) -> CallSite | None:
         """The first call in a branch that passes the tested value as an argument (not a method of it)."""
