@@ -466,3 +466,60 @@ def test_pathological_rust_is_quick(source: str, calls_expected: int, error: str
     assert time.perf_counter() - start < 5
     assert len(f.calls) == calls_expected
     assert (f.error is None) if error is None else (error in f.error)
+
+
+# -- header facts (what a whole-workspace index needs) ---------------------------------------------------------
+
+
+def test_header_facts_are_the_full_facts_without_bodies() -> None:
+    """On every file of the fixture workspace: the same items, fields and ``use`` declarations (item-level
+    macro expansions included), no call or raise, and none of the blocks only bodies define."""
+    from test_rust_corpus import RUSTREPO
+
+    compared = 0
+    for path in sorted(RUSTREPO.rglob("*.rs")):
+        source = path.read_text(encoding="utf-8")
+        full, head = parse_rust(source, path.name), parse_rust(source, path.name, headers_only=True)
+        assert list(head.definitions) == [d for d in full.definitions if d.keyword not in ("async-block", "closure")]
+        assert head.imports == full.imports
+        assert set(head.bindings) <= set(full.bindings)
+        assert head.calls == () and head.raises == ()
+        compared += 1
+    assert compared >= 15
+
+
+def test_header_facts_keep_item_macros_and_fields_but_not_spawned_blocks() -> None:
+    source = textwrap.dedent(
+        """
+        macro_rules! frontend { ($t:ident) => { impl $t { pub fn serve(&self) { run(); } } }; }
+        pub struct Api { tx: Sender<u8> }
+        frontend!(Api);
+        register_all!(Api, Other);
+        fn main() { tokio::spawn(async move { work().await }); helper(); }
+        """
+    ).lstrip("\n")
+    head = parse_rust(source, "x.rs", headers_only=True)
+    names = {d.qualname: d.kind for d in head.definitions}
+    assert names["Api::serve"] == "function" and "main" in names
+    assert any(kind == "macro-use" for kind in names.values())  # register_all!: unknown, kept as a marker
+    assert not any("{async@" in q for q in names)  # a spawned block is a body's
+    assert [b.name for b in head.bindings] == ["tx"]
+    full = parse_rust(source, "x.rs")
+    assert any("{async@" in d.qualname for d in full.definitions) and full.calls
+
+
+def test_the_index_serves_headers_until_the_full_facts_are_asked_for(tmp_path) -> None:
+    from test_rust_corpus import RUSTREPO
+
+    workspace, _ = Workspace.from_configs([RepoConfig("fleet", RUSTREPO)])
+    index = Index(workspace, tmp_path)
+    repo = workspace.repos["fleet"]
+    path = "crates/core/src/engine.rs"
+    head = index.headers(repo, path)
+    assert head.calls == () and head.definitions
+    full = index.facts(repo, path)
+    assert full.calls and index.headers(repo, path) is full  # once loaded, the full facts serve both
+    assert index.parsed == 2
+    # both are cached on disk, apart
+    again = Index(workspace, tmp_path)
+    assert again.headers(repo, path) == head and again.facts(repo, path) == full and again.parsed == 0

@@ -292,3 +292,18 @@ def test_sphinx_build_renders_a_rust_flow(make_app, tmp_path) -> None:
     # every .rs file of the workspace is a dependency of the page
     deps = {str(d) for d in app.env.dependencies["index"]}
     assert any(d.endswith("crates/core/src/model.rs") for d in deps)
+
+
+def test_a_rust_trace_parses_in_full_only_the_files_whose_bodies_it_reads() -> None:
+    """The module trees and impls need every file's items (header facts); the bodies walked need full facts."""
+    engine = Engine(rust_workspace(), None)
+    t = engine.trace(parse_options("t", {"entry": "fleet_net::channels::pipeline"}))
+    headers = {path for _, path in engine.index.header_only()}
+    entered = {s.callee.path for s in t.steps if s.entered and s.callee is not None} | {t.entry.path}
+    assert entered and not entered & headers  # every body walked was read in full
+    assert "crates/core/src/platform.rs" in headers  # a file of the crates no walked body needs
+    # and the answer is the one full facts everywhere give
+    eager = Engine(rust_workspace(), None)
+    for path in sorted(headers):
+        eager.index.facts(eager.workspace.repos[REPO], path)
+    assert eager.trace(parse_options("t", {"entry": "fleet_net::channels::pipeline"})).to_json() == t.to_json()

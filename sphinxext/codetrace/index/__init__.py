@@ -101,6 +101,8 @@ class Index:
         self.workspace = workspace
         self.cache = FactsCache(cache_dir) if cache_dir else None
         self._facts: dict[tuple[str, str], FileFacts] = {}
+        self._headers: dict[tuple[str, str], FileFacts] = {}  # Rust header facts, until the full facts load
+        self._texts: dict[tuple[str, str], str] = {}  # the text of each Rust file loaded, for word searches
         self._problems: dict[tuple[str, str], Diagnostic] = {}
         self.touched: set[tuple[str, str]] = set()
         self.parsed = 0  # files parsed by a frontend (not served from a cache): for tests and benchmarks
@@ -150,13 +152,14 @@ class Index:
         return self.progress(items, summary) if self.progress is not None and items else items
 
     def prefetch(self, repo: Repo, relpaths: list[str], summary: str) -> None:
-        """Load the facts of many files ahead of a pass that needs them all (a Rust workspace), showing
-        progress. Nothing is recorded: the files count as read when the pass asks for their facts. (In this
-        process: parsing in worker processes does not pay, see ``benchmarks/parallel_index.py``.)"""
-        todo = [p for p in relpaths if (repo.name, p) not in self._facts]
+        """Load the header facts (:meth:`headers`) of many files ahead of a pass that needs them all (a Rust
+        workspace's module trees and impls), showing progress. Nothing is recorded: the files count as read
+        when the pass asks for them. (In this process: parsing in worker processes does not pay, see
+        ``benchmarks/parallel_index.py``.)"""
+        todo = [p for p in relpaths if (repo.name, p) not in self._facts and (repo.name, p) not in self._headers]
         with self.workspace.paused():
             for relpath in self._shown(todo, summary):
-                self._facts[repo.name, relpath] = self._load(repo, relpath)
+                self._headers[repo.name, relpath] = self._load(repo, relpath, headers_only=True)
 
     def facts(self, repo: Repo, relpath: str) -> FileFacts:
         """Facts of ``relpath`` in ``repo``; never raises: problems give empty facts plus :meth:`problem`."""
@@ -167,9 +170,36 @@ class Index:
             return cached
         facts = self._load(repo, relpath)
         self._facts[key] = facts
+        self._headers.pop(key, None)
         return facts
 
-    def _load(self, repo: Repo, relpath: str) -> FileFacts:
+    def headers(self, repo: Repo, relpath: str) -> FileFacts:
+        """What a whole-workspace pass needs of a Rust file (its items and ``use`` declarations, see
+        :func:`~.rust.parse_rust`): the full facts once they are loaded, else the header facts, which cost
+        half as much. A body (calls, locals, spawned blocks) needs :meth:`facts`. Other files: :meth:`facts`."""
+        key = (repo.name, relpath)
+        if not relpath.endswith(".rs") or key in self._facts:
+            return self.facts(repo, relpath)
+        self.touched.add(key)
+        cached = self._headers.get(key)
+        if cached is None:
+            cached = self._headers[key] = self._load(repo, relpath, headers_only=True)
+        return cached
+
+    def text(self, repo: Repo, relpath: str) -> str:
+        """The text of a Rust file whose facts were loaded (else read now); ``""`` when it cannot be read.
+        Nothing is recorded: callers search files whose facts they already depend on."""
+        found = self._texts.get((repo.name, relpath))
+        if found is None:
+            with self.workspace.paused(), contextlib.suppress(CodetraceError):
+                found = repo.read_text(relpath)
+        return found or ""
+
+    def header_only(self) -> set[tuple[str, str]]:
+        """The ``(repo, relpath)`` of the files whose header facts are loaded but not their full facts."""
+        return set(self._headers)
+
+    def _load(self, repo: Repo, relpath: str, headers_only: bool = False) -> FileFacts:
         lang = Lang.PYTHON if relpath.endswith((".py", ".pyi")) else Lang.RUST
         module = ""
         is_package = relpath.endswith(("__init__.py", "__init__.pyi"))
@@ -180,16 +210,18 @@ class Index:
         except CodetraceError as exc:
             self._problems[(repo.name, relpath)] = exc.diagnostic
             return FileFacts(path=relpath, lang=lang, module=module, error=exc.diagnostic.message)
+        if lang is Lang.RUST:
+            self._texts[repo.name, relpath] = source
         if lang is not Lang.PYTHON and not relpath.endswith(".rs"):
             return FileFacts(path=relpath, lang=lang, module=module, error="no frontend for this language yet")
-        version = PY_VERSION if lang is Lang.PYTHON else RS_VERSION
+        version = PY_VERSION if lang is Lang.PYTHON else RS_VERSION + ("-headers" if headers_only else "")
         digest = hashlib.sha256(f"{version}\0{relpath}\0{module}\0".encode() + source.encode("utf-8")).hexdigest()
         facts = self.cache.get(digest) if self.cache is not None else None
         if facts is None:
             if lang is Lang.PYTHON:
                 facts = parse_python(source, relpath, module, is_package)
             else:
-                facts = parse_rust(source, relpath)
+                facts = parse_rust(source, relpath, headers_only)
             self.parsed += 1
             if self.cache is not None:
                 self.cache.put(digest, facts)

@@ -172,6 +172,10 @@ _KEYWORDS = {
 
 _LANGUAGE: Language | None = None
 _QUERY: Query | None = None
+_HEADER_QUERY: Query | None = None
+#: The captures of ``rust.scm`` that only bodies have: a header extraction (:func:`parse_rust` with
+#: ``headers_only``) leaves them out.
+_BODY_CAPTURES = ("call", "binding", "closure", "return", "await", "try", "literal")
 
 
 def language() -> Language:
@@ -189,6 +193,17 @@ def query() -> Query:
         text = resources.files(__package__).joinpath("rust.scm").read_text(encoding="utf-8")
         _QUERY = Query(language(), text)
     return _QUERY
+
+
+def header_query() -> Query:
+    """:func:`query` without the captures of function bodies (items, ``use`` and macros only)."""
+    global _HEADER_QUERY
+    if _HEADER_QUERY is None:
+        text = resources.files(__package__).joinpath("rust.scm").read_text(encoding="utf-8")
+        _HEADER_QUERY = Query(language(), text)
+        for name in _BODY_CAPTURES:
+            _HEADER_QUERY.disable_capture(name)
+    return _HEADER_QUERY
 
 
 def _norm(text: str, limit: int = _MAX_TEXT) -> str:
@@ -273,9 +288,10 @@ class _Impl:
 
 
 class _Extractor:
-    def __init__(self, data: bytes, parser: Parser) -> None:
+    def __init__(self, data: bytes, parser: Parser, headers_only: bool = False) -> None:
         self.data = data
         self.parser = parser
+        self.headers_only = headers_only
         self.line_starts = [0] + [m.end() for m in re.finditer(b"\n", data)]
         self.definitions: list[Definition] = []
         self.imports: list[Import] = []
@@ -945,13 +961,20 @@ class _Extractor:
             self.calls.append((self.order(text, node), site))
 
     def extract(self, text: _Text, root: Node) -> None:
-        """Every fact under ``root``: items, then ``use`` declarations, then bodies, each in source order."""
-        captures = QueryCursor(query()).captures(root)
+        """Every fact under ``root``: items, then ``use`` declarations, then bodies, each in source order.
+        With ``headers_only``, bodies are skipped but for the macros invoked where items go (which may define
+        items)."""
+        captures = QueryCursor(header_query() if self.headers_only else query()).captures(root)
         for item in sorted(captures.get("item", []), key=lambda n: n.start_byte):
             self.item(text, item)
         for use in sorted(captures.get("use", []), key=lambda n: n.start_byte):
             self.use(text, use)
-        self.body(text, captures)
+        if not self.headers_only:
+            self.body(text, captures)
+            return
+        for macro in sorted(captures.get("macro", []), key=lambda n: n.start_byte):
+            if self.scope(text, macro) is None:  # what ``macro`` does with it: an item-level invocation
+                self.macro(text, macro)
 
     def item_macro(self, text: _Text, node: Node, mac: Node) -> None:
         """A macro invoked where items go (``impl_frontend!(Foo);``): it may define items and methods the
@@ -1359,13 +1382,18 @@ def _type_name(text: str) -> str:
     return base.rpartition("::")[2] or base
 
 
-def parse_rust(source: str, path: str) -> FileFacts:
+def parse_rust(source: str, path: str, headers_only: bool = False) -> FileFacts:
     """Facts for one Rust file. tree-sitter recovers from syntax errors, so a damaged file still gives the
-    facts of its intact parts; only pathological nesting gives an ``error``."""
+    facts of its intact parts; only pathological nesting gives an ``error``.
+
+    ``headers_only``: the facts a whole-workspace index needs, at about a third of the cost: every item
+    (definitions, fields, impl headers, item-level macros and their expansions) and every ``use``, but no
+    call, raise or body binding, and none of the definitions that only bodies make (spawned blocks and
+    closures). Apart from those, the definitions, imports and field bindings are the full facts'."""
     data = source.encode("utf-8")
     parser = Parser(language())
     tree = parser.parse(data)
-    ex = _Extractor(data, parser)
+    ex = _Extractor(data, parser, headers_only)
     text = _Text(data, 0, tree.root_node, None, tree=tree)
     try:
         ex.extract(text, tree.root_node)
@@ -1384,4 +1412,4 @@ def parse_rust(source: str, path: str) -> FileFacts:
     )
 
 
-__all__ = ["FRONTEND_VERSION", "language", "parse_rust", "query"]
+__all__ = ["FRONTEND_VERSION", "header_query", "language", "parse_rust", "query"]

@@ -462,7 +462,7 @@ class PyO3Bridge:
         if len(chain) != 1:
             return (), False
         name = chain[0]
-        index = self.rust.file_index(fn.repo, fn.path)
+        index = self.rust.file_index(fn.repo, fn.path, body=True)
         scope = fn.definition.qualname
         while scope:  # closures and async blocks see their function's locals and parameters
             bindings = [b for b in index.bindings.get(scope, {}).get(name, ()) if b.line <= line]
@@ -484,7 +484,7 @@ class PyO3Bridge:
     def _fn_at(self, fn: RustSymbol, scope: str) -> RustSymbol:
         if scope == fn.definition.qualname:
             return fn
-        d = self.rust.file_index(fn.repo, fn.path).by_qualname.get(scope)
+        d = self.rust.file_index(fn.repo, fn.path, body=True).by_qualname.get(scope)
         return self.rust.symbol(fn.repo, fn.path, d) if d is not None else fn
 
     def _wrapped_arg(self, fn: RustSymbol, scope: str, b: Binding) -> tuple[str, ...] | None:
@@ -498,7 +498,7 @@ class PyO3Bridge:
 
     def _owner(self, fn: RustSymbol) -> RustSymbol | None:
         d = fn.definition
-        index = self.rust.file_index(fn.repo, fn.path)
+        index = self.rust.file_index(fn.repo, fn.path, body=True)
         while d is not None and not d.in_class:
             d = index.by_qualname.get(d.parent)
         if d is None or not d.self_type:
@@ -550,7 +550,7 @@ class PyO3Bridge:
             for call in facts.calls:
                 if not call.chain or call.chain[-1].lstrip(".").removesuffix("()") != name:
                     continue
-                caller_def = self.rust.file_index(fn.repo, path).by_qualname.get(call.scope)
+                caller_def = self.rust.file_index(fn.repo, path, body=True).by_qualname.get(call.scope)
                 if caller_def is None:
                     continue
                 caller = self.rust.symbol(fn.repo, path, caller_def)
@@ -570,7 +570,7 @@ class PyO3Bridge:
         origins = _Origins()
         name = struct.definition.name
         for path in self._crate_files(struct):
-            index = self.rust.file_index(struct.repo, path)
+            index = self.rust.file_index(struct.repo, path, body=True)
             for scope, names in sorted(index.bindings.items()):
                 for bname, bindings in names.items():
                     type_name = bname[: -len(field) - 3].rpartition("::")[2] if bname.endswith("{}." + field) else ""

@@ -357,7 +357,7 @@ class _World:
             module.parts.append((path, prefix))
             self.parts.setdefault(path, []).append((prefix, module))
             self.files.add(path)
-            facts = self.resolver.facts_of(self.repo, path)
+            facts = self.resolver.headers_of(self.repo, path)
             for d in facts.definitions:
                 if d.parent != prefix or d.kind not in ("module", "module-file"):
                     continue
@@ -538,18 +538,25 @@ class RustResolver:
         self._impl_args: dict[RustSymbol, tuple[Ty, ...]] = {}
         self._lookups: dict[tuple[int, str], list[tuple[Value, Resolution]]] = {}
         self._origins: dict[tuple[RustSymbol, str], ChanV | None] = {}
-        self._calls_by_name: dict[str, dict[str, list[tuple[str, CallSite]]]] = {}
+        self._calls_by_name: dict[tuple[str, str, str], list[tuple[str, CallSite]]] = {}
         self._depth = 0
 
     # -- facts and worlds -------------------------------------------------------------------------------------
 
     def facts_of(self, repo: str, path: str) -> FileFacts:
+        """The full facts of a file: what its bodies do."""
         return self.index.facts(self.workspace.repos[repo], path)
 
-    def file_index(self, repo: str, path: str) -> _FileIndex:
+    def headers_of(self, repo: str, path: str) -> FileFacts:
+        """A file's items and imports (:meth:`.Index.headers`): enough for module trees, impls and names."""
+        return self.index.headers(self.workspace.repos[repo], path)
+
+    def file_index(self, repo: str, path: str, body: bool = False) -> _FileIndex:
+        """Lookups over a file's facts: over its header facts until its full facts are loaded (names, items,
+        impls, fields), over the full facts with ``body`` (locals, calls, spawned blocks and closures)."""
         key = (repo, path)
         found = self._file_index.get(key)
-        facts = self.facts_of(repo, path)
+        facts = self.facts_of(repo, path) if body else self.headers_of(repo, path)
         if found is None or found.facts is not facts:
             found = _FileIndex(facts)
             self._file_index[key] = found
@@ -579,7 +586,7 @@ class RustResolver:
     def symbol(self, repo: str, path: str, d: Definition) -> RustSymbol:
         key = (repo, path, d.qualname)
         found = self._symbols.get(key)
-        if found is not None and found.definition is d:
+        if found is not None and (found.definition is d or found.definition == d):  # header or full facts
             return found
         module, prefix = self.world(repo).module_of(path, d.qualname)
         local = d.qualname[len(prefix) + 2 :] if prefix and d.qualname.startswith(prefix + "::") else d.qualname
@@ -607,7 +614,6 @@ class RustResolver:
     def _module_ctx(self, sym: RustSymbol) -> _Ctx:
         """Names as seen from the module (or fn body) an item is written in, without Self or generics."""
         d = sym.definition
-        facts = self.facts_of(sym.repo, sym.path)
         module, prefix = self.world(sym.repo).module_of(sym.path, d.qualname)
         scope = d.parent
         index = self.file_index(sym.repo, sym.path)
@@ -616,7 +622,7 @@ class RustResolver:
             if owner is not None and owner.kind == "function":
                 break
             scope = scope.rpartition("::")[0]
-        return _Ctx(sym.repo, sym.path, facts, module, scope or prefix)
+        return _Ctx(sym.repo, sym.path, index.facts, module, scope or prefix)
 
     def ctx_for(self, sym: RustSymbol, self_class: RustSymbol | None = None) -> _Ctx:
         """The context a definition's body (or an impl's header) resolves names in."""
@@ -625,7 +631,7 @@ class RustResolver:
         if found is not None:
             return found
         d = sym.definition
-        index = self.file_index(sym.repo, sym.path)
+        index = self.file_index(sym.repo, sym.path, body=d.keyword in ("async-block", "closure"))
         module, prefix = self.world(sym.repo).module_of(sym.path, d.qualname)
         scope = d.qualname if d.kind in ("function", "impl") else d.parent
         ctx = _Ctx(sym.repo, sym.path, index.facts, module, scope if d.kind == "function" else d.parent or prefix)
@@ -775,7 +781,7 @@ class RustResolver:
     def _functions(self, world: _World) -> list[RustSymbol]:
         out = []
         for path in sorted(world.files):
-            for d in self.facts_of(world.repo, path).definitions:
+            for d in self.headers_of(world.repo, path).definitions:
                 if d.kind == "function" and d.keyword not in ("async-block", "closure"):
                     out.append(self.symbol(world.repo, path, d))
         return out
@@ -837,7 +843,7 @@ class RustResolver:
     def _resolve_call(self, ctx: _Ctx, call: CallSite) -> Outcome:
         chain = call.chain
         if chain[0] == "{block}" and len(chain) == 2:
-            d = self.file_index(ctx.repo, ctx.path).by_qualname.get(chain[1])
+            d = self.file_index(ctx.repo, ctx.path, body=True).by_qualname.get(chain[1])
             if d is None:
                 return Outcome(Resolution.UNRESOLVED, call.text)
             block = self.symbol(ctx.repo, ctx.path, d)
@@ -1077,7 +1083,7 @@ class RustResolver:
         function reads it (followed through further hand-offs; the function itself when it is not read
         in sight)."""
         repo, path, scope, line = chan.chan
-        index = self.file_index(repo, path)
+        index = self.file_index(repo, path, body=True)
         rx = [
             b.name
             for b in index.facts.bindings
@@ -1101,7 +1107,7 @@ class RustResolver:
     ) -> None:
         """Add to ``found`` the functions and blocks that read the receiver ``name`` of ``scope`` (from
         ``line`` on), following it into the functions it is passed to."""
-        index = self.file_index(repo, path)
+        index = self.file_index(repo, path, body=True)
         for call in index.facts.calls:
             if call.scope != scope and not call.scope.startswith(scope + "::"):
                 continue
@@ -1305,10 +1311,9 @@ class RustResolver:
         self._origins[key] = None
         struct = owner.sym
         type_name = _display(struct.definition.name)
-        world = self.world(struct.repo)
         found: set[ChanV | None] = set()
-        for path in sorted(world.files):
-            index = self.file_index(struct.repo, path)
+        for path in self._files_mentioning(struct.repo, type_name):  # and so every impl of the struct
+            index = self.file_index(struct.repo, path, body=True)
             for b in index.facts.bindings:
                 literal, _, field_name = b.name.rpartition("{}.")
                 if field_name != name or not literal or _last(literal) not in (type_name, "Self"):
@@ -1338,7 +1343,7 @@ class RustResolver:
     def _pushed(self, ctx: _Ctx, name: str, line: int) -> ChanV | None:
         """A local collection of channel ends: what ``name.push(..)`` added to it in the function before
         ``line``, when every push gives an end of the same ``channel()`` call (one call in a loop)."""
-        index = self.file_index(ctx.repo, ctx.path)
+        index = self.file_index(ctx.repo, ctx.path, body=True)
         found: set[ChanV | None] = set()
         for call in index.facts.calls:
             if call.line > line or call.chain != (name, ".push") or len(call.args) != 1:
@@ -1361,7 +1366,10 @@ class RustResolver:
         params = fn.definition.params
         has_self = bool(params) and params[0].name == "self"
         found: set[ChanV | None] = set()
-        for path, call in self._calls_named(fn.repo, _display(fn.definition.name)):
+        # an associated fn without self is called through its type (`Type::f(..)`, `Self::f(..)` in an impl
+        # of it): only files that name the type can call it
+        owner = fn.owner.rpartition("::")[2] if fn.definition.in_class and not has_self else ""
+        for path, call in self._calls_named(fn.repo, _display(fn.definition.name), owner):
             method = call.chain[-1].startswith(".")
             if method and not has_self:
                 continue
@@ -1369,7 +1377,7 @@ class RustResolver:
             total = len(params) - (1 if method else 0)
             if at < 0 or at >= len(call.args) or len(call.args) != min(total, 8):
                 continue
-            index = self.file_index(fn.repo, path)
+            index = self.file_index(fn.repo, path, body=True)
             scope = index.by_qualname.get(call.scope)
             if scope is None or self._test_code(fn.repo, path, scope):
                 continue
@@ -1390,19 +1398,26 @@ class RustResolver:
         self._origins[key] = result
         return result
 
-    def _calls_named(self, repo: str, name: str) -> list[tuple[str, CallSite]]:
-        """The call sites of the repository whose callee's last segment is ``name`` (path or method)."""
-        found = self._calls_by_name.get(repo)
+    def _calls_named(self, repo: str, name: str, also: str = "") -> list[tuple[str, CallSite]]:
+        """The call sites of the repository whose callee's last segment is ``name`` (path or method), from
+        the files whose text mentions it (and ``also``, when given)."""
+        key = (repo, name, also)
+        found = self._calls_by_name.get(key)
         if found is None:
-            found = {}
-            world = self.world(repo)
-            for path in sorted(world.files):
-                for call in self.facts_of(repo, path).calls:
-                    if call.chain:
-                        last = call.chain[-1].lstrip(".")
-                        found.setdefault(last, []).append((path, call))
-            self._calls_by_name[repo] = found
-        return found.get(name, [])
+            found = self._calls_by_name[key] = [
+                (path, call)
+                for path in self._files_mentioning(repo, name, also)
+                for call in self.facts_of(repo, path).calls
+                if call.chain and call.chain[-1].lstrip(".") == name
+            ]
+        return found
+
+    def _files_mentioning(self, repo: str, *words: str) -> list[str]:
+        """The files of the repository's crates whose text contains every one of ``words``: the only ones a
+        search of their bodies for them must parse in full."""
+        world = self.world(repo)  # records every file of the crates as read
+        r = self.workspace.repos[repo]
+        return [path for path in sorted(world.files) if all(w in self.index.text(r, path) for w in words)]
 
     def _test_code(self, repo: str, path: str, d: Definition) -> bool:
         """Whether a definition is test code: in a function marked ``#[test]`` (``#[tokio::test]``...) or in
@@ -1498,7 +1513,7 @@ class RustResolver:
 
     def _scopes(self, ctx: _Ctx) -> list[str]:
         """The function and block scopes around ``ctx.scope``, innermost first."""
-        index = self.file_index(ctx.repo, ctx.path)
+        index = self._scope_index(ctx)
         out: list[str] = []
         scope = ctx.scope
         while scope:
@@ -1509,10 +1524,20 @@ class RustResolver:
             scope = d.parent
         return out
 
+    def _scope_index(self, ctx: _Ctx) -> _FileIndex:
+        """The lookups names in ``ctx`` need: a function's body (its locals, its spawned blocks) is in the
+        file's full facts; a module, type or impl scope needs the headers only."""
+        index = self.file_index(ctx.repo, ctx.path)
+        if ctx.scope:
+            d = index.by_qualname.get(ctx.scope)
+            if d is None or d.kind == "function":  # a spawned block is only in the full facts
+                index = self.file_index(ctx.repo, ctx.path, body=True)
+        return index
+
     def _local(self, ctx: _Ctx, name: str, line: int) -> tuple[Value | None, Resolution] | None:
         """A local variable or parameter: ``(value, how)``, ``(None, ...)`` when bound to something unknown,
         None when ``name`` is not local."""
-        index = self.file_index(ctx.repo, ctx.path)
+        index = self._scope_index(ctx)
         for scope in self._scopes(ctx):
             bindings = [b for b in index.bindings.get(scope, {}).get(name, ()) if b.line <= line]
             if bindings:
@@ -1559,7 +1584,7 @@ class RustResolver:
 
     def _lookup(self, ctx: _Ctx, name: str, line: int, locals_: bool = True) -> list[tuple[Value, Resolution]]:
         """A single name as the first segment of a path (locals are handled by the caller)."""
-        index = self.file_index(ctx.repo, ctx.path)
+        index = self._scope_index(ctx)
         for scope in self._scopes(ctx):
             items = index.items.get(scope, {}).get(name)
             if items:
