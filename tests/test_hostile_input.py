@@ -6,10 +6,12 @@ segmentation fault inside libcst, and 100,000 chained ``+`` ran for over a minut
 
 from __future__ import annotations
 
+import ast
 import time
 
 import pytest
 
+from sphinxext.codetrace.index.guard import deeper_than, python_parse, tree_depth
 from sphinxext.codetrace.index.python import parse_python
 
 N = 10_000
@@ -44,6 +46,44 @@ def test_ordinary_nesting_is_still_analysed() -> None:
     facts = parse_python(source, "ok.py", "ok", False)
     assert facts.error is None
     assert len(facts.calls) == 41
+
+
+#: Deep nesting written compactly: the depth bound reads a node's depth from the length of its text, and these
+#: come closest to one level per character (or hide the nesting outside the node's position: decorators).
+SHAPES = {
+    "decorator": "@" + "a+" * 60 + "a\ndef f(): pass\n",
+    "class-decorator": "@" + "a+" * 60 + "a\nclass C: pass\n",
+    "unary": "x = " + "-" * 80 + "y\n",
+    "not": "x = " + "not " * 50 + "y\n",
+    "attributes": "x = a" + ".b" * 60 + "\n",
+    "calls": "x = a" + "()" * 60 + "\n",
+    "subscripts": "x = a" + "[0]" * 60 + "\n",
+    "conditional": "x = " + "a if b else " * 40 + "c\n",
+    "lambdas": "x = " + "lambda: " * 40 + "0\n",
+    "power": "x = " + "**".join("a" * 60) + "\n",
+    "brackets": "x = " + "[" * 50 + "]" * 50 + "\n",
+    "elif": "if a: pass\n" + "elif b: pass\n" * 60,
+    "patterns": "match x:\n    case " + "A(" * 40 + ")" * 40 + ": pass\n",
+    "f-strings": "x = f'{a!r:>{w}}' + f\"{f'{g(h(i(j)))}'}\" + f'''{a\n+b+c}''' + " + "a + " * 30 + "b\n",
+    "line-breaks": "x = (a +\n b +\r\n c +\r d) + \\\n e" + " + e" * 30 + "\n",
+    "wide-characters": "é = 'ü' + " + "ç + " * 30 + "ß\n",
+    "annotation": "x: " + "List[" * 30 + "int" + "]" * 30 + " = 1\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_the_depth_bound_is_exact_at_every_limit(name: str) -> None:
+    source = SHAPES[name]
+    tree = ast.parse(source)
+    depth = tree_depth(tree, 10**6)
+    assert depth > 30
+    for limit in range(1, depth + 3):
+        assert deeper_than(tree, source, limit) == (depth > limit), limit
+
+
+def test_nesting_hidden_in_a_decorator_is_refused() -> None:
+    source = "@" + "a + " * 400 + "a\ndef f(): pass\n"  # CPython parses it; the guard must refuse it
+    assert python_parse(source).error == "nesting too deep to analyse safely (over 250 levels)"
 
 
 # -- containment, cycles, time ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from helpers import TESTS
 
 from sphinxext.codetrace.index import python as cst_frontend
 from sphinxext.codetrace.index import python_ast
-from sphinxext.codetrace.index.guard import python_parse
+from sphinxext.codetrace.index.guard import deeper_than, python_parse, tree_depth
 from sphinxext.codetrace.model import StepKind
 
 hypothesis = pytest.importorskip("hypothesis", reason="hypothesis is not installed")
@@ -254,6 +254,17 @@ SNIPPETS = {
             z = yield from inner()
             w = yield a, b
     """,
+    "match-subject-parentheses": """
+        def entry(self):
+            match (a)():
+                case [x] if a:
+                    pass
+            match ((b).c)(d):
+                case _:
+                    pass
+            match(e)
+            f = match (g)()
+    """,
 }
 
 
@@ -421,6 +432,15 @@ def programs(draw: st.DrawFn) -> str:
 def test_generated_programs_give_identical_facts(source: str) -> None:
     assume(python_parse(source).tree is not None)
     assert _same(source) == "same"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.integers(1, 40))
+def test_the_depth_bound_agrees_with_the_exact_depth(source: str, limit: int) -> None:
+    tree = python_parse(source).tree
+    assume(tree is not None)  # grammar newer than the interpreter's
+    assert tree is not None
+    assert deeper_than(tree, source, limit) == (tree_depth(tree, limit) > limit)
 
 
 SOURCES = sorted(p for p in (TESTS / "fixtures").rglob("*.py") if p.name != "broken.py")

@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - a dependency; json is the fallback
 from ..diagnostics import CodetraceError, Diagnostic
 from ..model import FileFacts, Lang, facts_from_plain, to_plain
 from ..workspace import Deps, Repo, Workspace
+from .guard import paused_gc
 from .python_ast import FRONTEND_VERSION as PY_VERSION
 from .python_ast import parse_python
 from .rust import FRONTEND_VERSION as RS_VERSION
@@ -64,7 +65,8 @@ class FactsCache:
                 return None
             if hashlib.sha256(body).hexdigest() != data.get("sha"):
                 return None
-            return facts_from_plain(_loads(body))
+            with paused_gc():  # decoding allocates as much as parsing (see paused_gc)
+                return facts_from_plain(_loads(body))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 

@@ -3,10 +3,11 @@
 libcst's native parser overflows its stack on pathological nesting (10,000 nested brackets end the process
 with a segmentation fault) and its Python visitors recurse once per nesting level (a generated expression of
 100,000 chained ``+`` runs for minutes before failing). CPython's own parser refuses those inputs quickly and
-safely, so :func:`python_parse` parses with :mod:`ast` first, measures the tree's depth without recursion,
-and refuses a file nested deeper than :data:`MAX_PYTHON_DEPTH`. With the per-file size cap of the workspace
-this bounds the time any Python file can take. The tree it returns is the one the :mod:`ast` frontend reads
-(:mod:`.python_ast`), so a file is parsed once.
+safely, so :func:`python_parse` parses with :mod:`ast` first, checks the tree's depth without recursion
+(:func:`deeper_than`, which reads most of it off the length of the text), and refuses a file nested deeper
+than :data:`MAX_PYTHON_DEPTH`. With the per-file size cap of the workspace this bounds the time any Python
+file can take. The tree it returns is the one the :mod:`ast` frontend reads (:mod:`.python_ast`), so a file
+is parsed once.
 
 A file :mod:`ast` rejects with a plain syntax error (not a refusal) may use grammar newer than the running
 interpreter's, which libcst's parser knows: :func:`libcst_precheck` bounds its nesting from tokens before
@@ -16,9 +17,13 @@ the libcst frontend may try it.
 from __future__ import annotations
 
 import ast
+import contextlib
+import gc
 import io
 import tokenize
 import warnings
+from collections.abc import Iterator
+from itertools import accumulate
 from typing import NamedTuple
 
 #: Deepest syntax tree handed to a frontend; ordinary code stays under 60, libcst fails near 500.
@@ -30,6 +35,26 @@ MAX_LIBCST_BRACKETS = 100
 MAX_LIBCST_INDENT = 100
 MAX_LIBCST_OPERATORS = 1000
 _NOT_NESTING = frozenset({",", ".", ":", ";", "=", "->", "@", "...", "(", ")", "[", "]", "{", "}"})
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No automatic cyclic garbage collection inside the block (restored after it, unless it was off).
+
+    Parsing a file allocates a syntax tree and facts by the hundred thousand, none of them in a reference
+    cycle (a tree is freed by reference counting), yet every 700 allocations start a collection, and each
+    time the survivors have grown by a quarter a full one, which walks every object the process holds: a
+    quarter of a cold trace's time went there. A pass that allocates much and creates no cycles runs inside
+    this block instead. (The switch is the process's: a thread that turns collection off meanwhile finds it
+    on again after the block.)"""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class Parsed(NamedTuple):
@@ -64,6 +89,67 @@ def tree_depth(tree: ast.AST, limit: int) -> int:
     return deepest
 
 
+#: Levels a node may hold beyond one per byte of its text (see :func:`deeper_than`): the ``Load``/``Store`` or
+#: operator leaf under the last one, an expression statement and a ``case`` value, each as long as what it
+#: holds; doubled for safety.
+_SPAN_SLACK = 8
+_DECORATED = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+
+
+def deeper_than(tree: ast.Module, source: str, limit: int) -> bool:
+    """Whether ``tree``, parsed from ``source``, is deeper than ``limit``: ``tree_depth(tree, limit) > limit``,
+    without walking most of the tree.
+
+    A node is never deeper than its text is long: every node in it but a few owns text its child does not
+    (``-x`` holds ``x``, ``a + b`` holds ``a``, ``f(x)`` holds ``f``, ``[x for x in y]`` holds ``for x in y``
+    which holds ``y``), so along any path down from a node of ``n`` bytes the text shrinks by one byte or
+    more at each step, and the few exceptions (the leaves ``Load`` and ``Add``, an expression statement,
+    a ``case`` value: each holds text as long as its own) are bounded by :data:`_SPAN_SLACK`. So a child
+    whose text is short enough for its depth is not entered; only nodes holding long text are (a class, a
+    long function, a call spread over many lines), and what is really deep (a chain of 100,000 ``+``) is
+    long. The text's length is read from the positions CPython gives, exact for every node but the parts of
+    an f-string before Python 3.12; so an f-string is measured, not bounded, once entered. A decorated
+    ``def`` or ``class`` is always entered: its position starts after its decorators."""
+    if "\r" in source:
+        source = source.replace("\r\n", "\n").replace("\r", "\n")  # CPython's own line breaks
+    # offset (in UTF-8 bytes, as the columns are) where each line starts: starts[line], 1-based
+    starts = [0, 0]
+    starts.extend(accumulate(len(line) + 1 for line in source.encode("utf-8", "surrogatepass").split(b"\n")))
+    last = len(starts) - 1
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        if depth > limit:
+            return True
+        if type(node) is ast.JoinedStr:
+            if tree_depth(node, limit - depth + 1) > limit - depth + 1:
+                return True
+            continue
+        depth += 1
+        room = limit - depth - _SPAN_SLACK  # a child of at most this many bytes cannot reach past the limit
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                children = value
+            elif isinstance(value, ast.AST):
+                children = [value]
+            else:
+                continue
+            for item in children:
+                if not isinstance(item, ast.AST):
+                    continue
+                end = getattr(item, "end_lineno", None)
+                if (
+                    end is None  # no position: ``arguments``, a comprehension's ``for``, ``Load``...
+                    or end > last
+                    or starts[end] + item.end_col_offset - starts[item.lineno] - item.col_offset > room
+                    or (type(item) in _DECORATED and item.decorator_list)  # decorators precede the position
+                ):
+                    push((item, depth))
+    return False
+
+
 def python_parse(source: str) -> Parsed:
     """``source`` parsed by :mod:`ast`, or why it must not reach a frontend (a syntax error, nesting too deep)."""
     try:
@@ -80,8 +166,7 @@ def python_parse(source: str) -> Parsed:
         return Parsed(None, f"syntax error at line {exc.lineno}: {exc.msg}", newer_grammar=True)
     except ValueError as exc:  # source code string cannot contain null bytes
         return Parsed(None, f"not Python source: {exc}")
-    depth = tree_depth(tree, MAX_PYTHON_DEPTH)
-    if depth > MAX_PYTHON_DEPTH:
+    if deeper_than(tree, source, MAX_PYTHON_DEPTH):
         return Parsed(None, f"nesting too deep to analyse safely (over {MAX_PYTHON_DEPTH} levels)")
     return Parsed(tree)
 

@@ -44,12 +44,13 @@ from ..model import (
     Param,
     RaiseSite,
     StepKind,
+    builder,
 )
-from .guard import libcst_precheck, python_parse
+from .guard import libcst_precheck, paused_gc, python_parse
 
 #: Bump when the facts the Python frontends produce change, so cached facts are rebuilt (both frontends
 #: produce the same facts, so they share one version).
-FRONTEND_VERSION = "py-8"
+FRONTEND_VERSION = "py-9"
 
 #: Calls whose first argument is a coroutine that runs as a new task: ``create_task(coro())``.
 SPAWN_CORO = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe", "start_soon"})
@@ -107,25 +108,33 @@ class _Source:
             source = source.replace("\r\n", "\n").replace("\r", "\n")
         self.source = source
         self.lines = source.split("\n")
+        #: lines (1-based) whose byte columns are not code-point columns; most files have none
+        self.wide: frozenset[int] = (
+            frozenset()
+            if source.isascii()
+            else frozenset(i for i, text in enumerate(self.lines, 1) if not text.isascii())
+        )
         self._encoded: dict[int, bytes] = {}
         self._comments: dict[int, int] | None = None
         self.statement_starts: set[tuple[int, int]] = set()  # filled in as the walk enters blocks
+        self.match_starts: set[tuple[int, int]] = set()  # where a ``match`` statement's soft keyword is
 
     def col(self, line: int, offset: int) -> int:
         """The code-point column of byte ``offset`` in ``line`` (1-based)."""
-        text = self.lines[line - 1]
-        if text.isascii():
+        if line not in self.wide:
             return offset
         data = self._encoded.get(line)
         if data is None:
-            data = self._encoded[line] = text.encode("utf-8")
+            data = self._encoded[line] = self.lines[line - 1].encode("utf-8")
         return len(data[:offset].decode("utf-8", "replace"))
 
     def start(self, node: Any) -> tuple[int, int]:
-        return node.lineno, self.col(node.lineno, node.col_offset)
+        line = node.lineno
+        return line, node.col_offset if line not in self.wide else self.col(line, node.col_offset)
 
     def end(self, node: Any) -> tuple[int, int]:
-        return node.end_lineno, self.col(node.end_lineno, node.end_col_offset)
+        line = node.end_lineno
+        return line, node.end_col_offset if line not in self.wide else self.col(line, node.end_col_offset)
 
     def char(self, at: tuple[int, int]) -> str:
         return self.lines[at[0] - 1][at[1]]
@@ -228,6 +237,8 @@ class _Source:
             while i >= 0 and _is_word(text[i]):
                 i -= 1
             word = text[i + 1 : prev[1] + 1]
+            if word == "match":  # ``match (a)():`` groups, ``match(a)`` is a call
+                return (prev[0], i + 1) in self.match_starts
             return keyword.iskeyword(word) and word not in _VALUE_KEYWORDS
         return True
 
@@ -245,7 +256,15 @@ class _Source:
     def span(self, node: Any, with_item: bool = False) -> tuple[tuple[int, int], tuple[int, int]]:
         """Start and end of ``node`` as libcst prints it: with the parentheses that group it."""
         start, end = self.start(node), self.end(node)
-        if type(node) is ast.GeneratorExp and not self.groups(start):
+        if type(node) is not ast.GeneratorExp:
+            # most nodes: code other than "(" before them on their line, so no parentheses of their own
+            text = self.lines[start[0] - 1]
+            i = start[1] - 1
+            while i >= 0 and text[i] in _BLANK:
+                i -= 1
+            if i >= 0 and text[i] != "(":
+                return start, end
+        elif not self.groups(start):
             # the lone argument of a call: the parentheses are the call's (``sum(x for x in y)``)
             inner = self.next_sig(start[0], start[1] + 1)
             last = self.prev_sig(end[0], end[1] - 1)
@@ -345,6 +364,10 @@ def _child_fields(cls: type) -> tuple[str, ...]:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+#: Constructors of the facts a module has most of, at half the cost (see :func:`~sphinxext.codetrace.model.builder`).
+_new_flow, _new_call_site, _new_binding = builder(Flow), builder(CallSite), builder(Binding)
+#: Types of field values the walk has nothing to visit in (names, constants, identifiers, empty fields).
+_INERT = frozenset({ast.Name, ast.Constant, str, int, type(None)})
 
 
 class FactsState:
@@ -373,10 +396,8 @@ class FactsState:
         self._lambda_names: dict[int, str] = {}
         self._lambda_counts: dict[str, int] = {}
         self._globals: dict[str, set[str]] = {}  # function scope -> names declared global there
-
-    @property
-    def scope(self) -> str:
-        return self.scopes[-1][0] if self.scopes else ""
+        #: the qualname of the innermost scope, ``""`` at module level (kept by _push_scope and _leave_body)
+        self.scope = ""
 
     def _qualname(self, name: str) -> str:
         return f"{self.scope}.{name}" if self.scope else name
@@ -413,12 +434,14 @@ class FactsState:
 
     def _push_scope(self, scope: tuple[str, str]) -> None:
         self.scopes.append(scope)
+        self.scope = scope[0]
         self._saved.append((self.handlers, self.path))
         self.handlers = []
         self.path = []
 
     def _leave_body(self) -> None:
         self.scopes.pop()
+        self.scope = self.scopes[-1][0] if self.scopes else ""
         self.handlers, self.path = self._saved.pop()
 
     def _push_block(self) -> None:
@@ -471,6 +494,8 @@ class _AstFacts(FactsState):
             ast.DictComp: self.v_dictcomp,
             ast.IfExp: self.v_ifexp,
             ast.Dict: self.v_dict,
+            ast.Attribute: self.v_attribute,
+            ast.Expr: self.v_expr,
         }
         try_star = getattr(ast, "TryStar", None)
         if try_star is not None:
@@ -493,14 +518,25 @@ class _AstFacts(FactsState):
         fields = _FIELDS.get(cls)
         if fields is None:
             fields = _FIELDS[cls] = _child_fields(cls)
+        visit = self.visit
         for name in fields:
             value = getattr(node, name, None)
-            if type(value) is list:
+            kind = type(value)
+            if kind is list:
                 for item in value:
-                    if isinstance(item, ast.AST):
-                        self.visit(item)
-            elif isinstance(value, ast.AST):
-                self.visit(value)
+                    if type(item) not in _INERT and isinstance(item, ast.AST):
+                        visit(item)
+            elif kind not in _INERT and isinstance(value, ast.AST):
+                visit(value)
+
+    def v_attribute(self, node: ast.Attribute) -> None:
+        value = node.value
+        while type(value) is ast.Attribute:  # ``a.b.c``: only the ``a`` at the bottom holds anything to visit
+            value = value.value
+        self.visit(value)
+
+    def v_expr(self, node: ast.Expr) -> None:
+        self.visit(node.value)
 
     def visit_all(self, nodes: list[Any]) -> None:
         for node in nodes:
@@ -509,16 +545,20 @@ class _AstFacts(FactsState):
     def statements(self, body: list[ast.stmt]) -> None:
         """Visit a block's statements, noting where each starts (see :meth:`_Source.groups`)."""
         starts = self.src.statement_starts
+        wide = self.src.wide
         for node in body:
-            starts.add((node.lineno, self.src.col(node.lineno, node.col_offset)))
+            line = node.lineno
+            starts.add((line, node.col_offset if line not in wide else self.src.col(line, node.col_offset)))
         for node in body:
             self.visit(node)
 
     # -- helpers ----------------------------------------------------------------------------------------------
 
     def code(self, node: ast.AST, with_item: bool = False) -> str:
-        start, end = self.src.span(node, with_item)
-        return clip(self.src.text(start, end))
+        (sl, sc), (el, ec) = self.src.span(node, with_item)
+        # clip(self.src.text(...)), inlined: this runs for every call, argument and annotation
+        text = " ".join((self.src.lines[sl - 1][sc:ec] if sl == el else self.src.text((sl, sc), (el, ec))).split())
+        return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
     def pos(self, node: Any) -> tuple[int, int]:
         t = type(node)
@@ -527,7 +567,8 @@ class _AstFacts(FactsState):
             found = self.src.next_sig(node.lineno, self.src.col(node.lineno, node.col_offset) + 1)
             assert found is not None
             return found
-        return node.lineno, self.src.col(node.lineno, node.col_offset)
+        line = node.lineno
+        return line, node.col_offset if line not in self.src.wide else self.src.col(line, node.col_offset)
 
     def _parenthesized(self, node: ast.Tuple) -> bool:
         if not node.elts:
@@ -678,13 +719,14 @@ class _AstFacts(FactsState):
     ) -> None:
         scope = self.scope
         if (
-            kind == "bind"
+            self._globals
+            and kind == "bind"
             and isinstance(target, tuple)
             and target[0] == "n"
             and target[1] in self._globals.get(scope, ())
         ):
             scope = ""
-        self.flow.append(Flow(scope, at[0], at[1], kind, target, value, annotation, tuple(self.path)))
+        self.flow.append(_new_flow(scope, at[0], at[1], kind, target, value, annotation, tuple(self.path)))
 
     def _bind_flow(self, at: tuple[int, int], target: Any, value: Any, annotation: str | None = None) -> None:
         self._flow(at, "bind", target, value, annotation)
@@ -839,6 +881,7 @@ class _AstFacts(FactsState):
             self.visit(value)
 
     def v_match(self, node: ast.Match) -> None:
+        self.src.match_starts.add(self.src.start(node))
         self.visit(node.subject)
         for case in node.cases:
             self._push_block()
@@ -887,7 +930,8 @@ class _AstFacts(FactsState):
         self._enter_call(node)
         self.visit(node.func)
         for _, _, value in arguments:
-            self.visit(value)
+            if type(value) not in _INERT:
+                self.visit(value)
         self._leave_call(node, arguments)
 
     def _enter_call(self, node: ast.Call) -> None:
@@ -935,9 +979,11 @@ class _AstFacts(FactsState):
         at = self.pos(node)
         key = id(node)
         kind = StepKind.SPAWN if key in self._spawned else StepKind.AWAIT if key in self._awaited else StepKind.CALL
-        args = tuple(self.code(value) for _, _, value in arguments[:8])
+        args = tuple([self.code(value) for _, _, value in arguments[:8]])
         text = self.code(node.func)
-        self.calls.append(CallSite(self.scope, at[0], at[1], chain_of(node.func), text, kind, self._handlers(), args))
+        self.calls.append(
+            _new_call_site(self.scope, at[0], at[1], chain_of(node.func), text, kind, self._handlers(), args)
+        )
         tree = self.tree(node)
         if tree[0] == "super":  # the call of super itself (its value is the "super" tree)
             tree = ("c", ("n", "super"), tree[1:], ())
@@ -955,7 +1001,7 @@ class _AstFacts(FactsState):
                 tree = ("c", tree, (), ())
         at = self.pos(node)
         kind = StepKind.AWAIT if awaited else StepKind.CALL
-        self.calls.append(CallSite(self.scope, at[0], at[1], chain, text, kind, self._handlers()))
+        self.calls.append(_new_call_site(self.scope, at[0], at[1], chain, text, kind, self._handlers()))
         self._flow(at, "call", tag, ("c", tree, (), ()), text)
 
     # -- with and for -----------------------------------------------------------------------------------------
@@ -1084,7 +1130,7 @@ class _AstFacts(FactsState):
         if type(value) is ast.Constant and value.value is None:
             return
         chain = chain_of(value) if value is not None else ()
-        self.bindings.append(Binding(self.scope, name, line, value=chain))
+        self.bindings.append(_new_binding(self.scope, name, line, value=chain))
 
     def v_assign(self, node: ast.Assign) -> None:
         line = node.lineno
@@ -1116,7 +1162,7 @@ class _AstFacts(FactsState):
         name = self._target_name(node.target)
         if name is not None:
             value = chain_of(node.value) if node.value is not None else ()
-            self.bindings.append(Binding(self.scope, name, node.lineno, value=value, annotation=annotation))
+            self.bindings.append(_new_binding(self.scope, name, node.lineno, value=value, annotation=annotation))
         self.visit(node.target)
         self.visit(node.annotation)
         if node.value is not None:
@@ -1156,7 +1202,13 @@ def parse_python(source: str, path: str, module: str, is_package: bool) -> FileF
     """Facts for one Python file; a syntax error yields facts with ``error`` set and nothing else.
 
     A file the running interpreter's grammar cannot parse goes to the libcst frontend when
-    :func:`.guard.libcst_precheck` allows it (newer grammar than the interpreter's)."""
+    :func:`.guard.libcst_precheck` allows it (newer grammar than the interpreter's). Runs with the cyclic
+    garbage collector paused (see :func:`.guard.paused_gc`)."""
+    with paused_gc():
+        return _parse_python(source, path, module, is_package)
+
+
+def _parse_python(source: str, path: str, module: str, is_package: bool) -> FileFacts:
     parsed = python_parse(source)
     if parsed.tree is None:
         if parsed.newer_grammar and libcst_precheck(source) is None:
