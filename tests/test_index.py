@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import hashlib
 import json
 import textwrap
@@ -11,14 +13,19 @@ import pytest
 from helpers import make_workspace
 
 from sphinxext.codetrace.index import Index
+from sphinxext.codetrace.index.guard import paused_gc
 from sphinxext.codetrace.index.python import chain_of, parse_python
 from sphinxext.codetrace.model import (
     Binding,
+    CallSite,
+    Definition,
     FileFacts,
+    Flow,
     Import,
     Lang,
     Param,
     StepKind,
+    builder,
     facts_from_plain,
     to_plain,
 )
@@ -309,6 +316,83 @@ def test_long_callee_text_is_shortened() -> None:
 def test_facts_survive_a_plain_round_trip(facts: FileFacts) -> None:
     plain = json.loads(json.dumps(to_plain(facts)))
     assert facts_from_plain(plain) == facts
+
+
+def _shape(value: object) -> object:
+    """The type of every value in ``value``, recursively (``==`` alone takes ``"call"`` for ``StepKind.CALL``)."""
+    if isinstance(value, tuple):
+        return ("tuple", tuple(_shape(v) for v in value))
+    if dataclasses.is_dataclass(value):
+        return (type(value).__name__, tuple(_shape(getattr(value, f.name)) for f in dataclasses.fields(value)))
+    return type(value).__name__
+
+
+def test_decoded_facts_have_the_types_of_parsed_ones(facts: FileFacts) -> None:
+    decoded = facts_from_plain(json.loads(json.dumps(to_plain(facts))))
+    assert facts.flow and facts.calls and facts.definitions[0].params  # trees, kinds and params are compared
+    assert _shape(decoded) == _shape(facts)
+
+
+@pytest.mark.parametrize("field", ["definitions", "imports", "calls", "raises", "bindings", "flow"])
+def test_decoding_facts_with_a_missing_field_raises(facts: FileFacts, field: str) -> None:
+    plain = json.loads(json.dumps(to_plain(facts)))
+    first = plain[field][0]
+    del first[next(iter(first))]
+    with pytest.raises((KeyError, TypeError)):
+        facts_from_plain(plain)
+
+
+def test_builder_makes_what_the_dataclass_makes() -> None:
+    cases = [
+        (Param, ("x",), {}),
+        (Param, ("x", "int", "*", True), {}),
+        (CallSite, ("f", 1, 2, ("a", "b"), "a.b"), {"kind": StepKind.AWAIT, "args": ("1",)}),
+        (Flow, ("f", 3, 4, "bind", ("n", "x"), ("k", None)), {}),
+        (Definition, ("C.m", "function", 1, 2), {"params": (Param("self"),), "in_class": True}),
+        (FileFacts, ("m.py", Lang.PYTHON, "m"), {"error": "broken"}),
+    ]
+    for cls, args, kwargs in cases:
+        built = builder(cls)(*args, **kwargs)
+        expected = cls(*args, **kwargs)
+        assert type(built) is cls and built == expected and hash(built) == hash(expected)
+        assert _shape(built) == _shape(expected)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(built, dataclasses.fields(cls)[0].name, None)
+    with pytest.raises(TypeError):
+        builder(Param)()
+
+
+def test_builder_leaves_classes_it_does_not_fit_alone() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:
+        x: int
+
+        def __post_init__(self) -> None:
+            if self.x < 0:
+                raise ValueError("negative")
+
+    @dataclasses.dataclass(frozen=True)
+    class Unslotted:
+        x: int
+
+    assert builder(Checked) is Checked and builder(Unslotted) is Unslotted
+
+
+def test_paused_gc_restores_the_collector() -> None:
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError), paused_gc():
+        raise ValueError("inside")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # it was off: it stays off
+    finally:
+        gc.enable()
 
 
 # -- the Index and its disk cache ------------------------------------------------------------------------------

