@@ -5,6 +5,7 @@ of tests/fixtures/pyrepo (src/shipyard/queues.py)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ from test_render import NODE, check_activations, mermaid_parse, needs_node
 from sphinxext.codetrace.index import Index
 from sphinxext.codetrace.model import Resolution, StepKind, Trace
 from sphinxext.codetrace.render import flowchart, sequence_diagram
-from sphinxext.codetrace.resolve.handoff import PyHandoffs
-from sphinxext.codetrace.resolve.python import PythonResolver
+from sphinxext.codetrace.resolve.handoff import PyHandoffs, _dict_entry_names, _registration_names
+from sphinxext.codetrace.resolve.python import PythonResolver, _class_base_names
 from sphinxext.codetrace.workspace import RepoConfig
 
 MSGREPO = TESTS / "fixtures" / "msgrepo"
@@ -451,3 +452,65 @@ def test_paths_only_keeps_the_hand_offs_whose_consumer_loop_reaches_the_stop_poi
 LOOP = "consumer loop: while True (line 33); also: Server.event_loop_overlap"
 AGAIN = "expanded again for obj: GenerateReq (before: AbortReq)"
 FED = "its value is used on the path"
+
+
+# -- the text pre-filters: faster searches, the same names ------------------------------------------------------
+
+_REFERENCE_REGISTRATIONS = (  # what the pre-filter finds, written the plain way
+    re.compile(r"\(\s*(?:\w+\.)*([A-Z]\w*)\s*,\s*(?:self\.|cls\.|lambda\b|[A-Za-z_][\w.]*\s*\))"),
+    re.compile(r"[{,]\s*(?:\w+\.)*([A-Z]\w*)\s*:\s*(?:self\.|cls\.|lambda\b|[A-Za-z_][\w.]*\s*[,}])"),
+    re.compile(r"^[ \t]*case\s+(?:\w+\.)*([A-Z]\w*)\s*\(", re.M),
+)
+_REFERENCE_CLASS_HEADER = re.compile(r"^[ \t]*class[ \t]+\w+[ \t]*\(([^)]*)\)", re.M)
+
+
+def _reference_registration_names(text: str) -> set[str]:
+    names = {m.group(1) for pattern in _REFERENCE_REGISTRATIONS for m in pattern.finditer(text)}
+    for m in re.finditer(r"isinstance\(\s*[\w.]+\s*,\s*\(?([\w.\s,]*)", text):
+        names.update(re.findall(r"[A-Z]\w*", m.group(1)))
+    return names
+
+
+def _reference_class_base_names(text: str) -> set[str]:
+    return {n for m in _REFERENCE_CLASS_HEADER.finditer(text) for n in re.findall(r"[A-Za-z_]\w*", m.group(1))}
+
+
+TEXTS = [
+    "{A: b, C: d, E: f}",  # each match takes the comma the next entry starts with
+    "{ Foo : self.x }\ncase Bar(x):\n    case baz.Qux (",
+    "x = {a.B: lambda: 1, C:D, (E): f}\n(F, self.g)\n(H, i)",
+    ",Foo:\nbar,\n{Ä: ö, Éa: b}\n:A:b,\n{x.A.B: y}",
+    "case Top(\nclass A(B, c.D):\n  class E(\n  F,\n  G):\nclass H:\n",
+    "lowercase Foo(\nxcase\n  case Bar(\r\ncase Baz(",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_text_prefilters_find_what_the_plain_patterns_find(text: str) -> None:
+    assert _registration_names(text) == _reference_registration_names(text)
+    assert _class_base_names(text) == _reference_class_base_names(text)
+    assert _dict_entry_names(text) == [m.group(1) for m in _REFERENCE_REGISTRATIONS[1].finditer(text)]
+
+
+def test_text_prefilters_on_this_repository() -> None:
+    sources = sorted((TESTS.parent / "sphinxext").rglob("*.py")) + sorted((TESTS / "fixtures").rglob("*.py"))
+    found = 0
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        assert _registration_names(text) == _reference_registration_names(text), path
+        assert _class_base_names(text) == _reference_class_base_names(text), path
+        found += len(_class_base_names(text))
+    assert found > 20
+
+
+hypothesis = pytest.importorskip("hypothesis", reason="hypothesis is not installed")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="{},:()ABab._ \t\n\rcaseslf", max_size=60))
+def test_text_prefilters_agree_on_any_text(text: str) -> None:
+    assert _dict_entry_names(text) == [m.group(1) for m in _REFERENCE_REGISTRATIONS[1].finditer(text)]
+    assert _registration_names(text) == _reference_registration_names(text)
+    assert _class_base_names(text) == _reference_class_base_names(text)

@@ -366,6 +366,27 @@ def test_innermost_root_names_the_module(tmp_path: Path) -> None:
     assert repo.module_files("pkg.missing") == []
 
 
+def test_probing_in_a_root_is_probing_the_path(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write(root / "pyproject.toml", '[tool.setuptools.packages.find]\nwhere = ["src"]\n')
+    write(root / "src/pkg/mod.py", "")
+    write(root / "src/pkg/sub/__init__.py", "")
+    (root / "src/pkg/link.py").symlink_to(write(tmp_path / "secret.py", ""))
+    workspace = make_workspace(RepoConfig("r", root))
+    repo = workspace.repos["r"]
+    states = set()
+    for python_root in repo.python_roots:
+        for relpath in ("pkg/mod.py", "pkg/sub", "pkg/sub/__init__.py", "pkg/link.py", "pkg/missing.py"):
+            with workspace.recording() as by_path:
+                state = repo.probe(python_root / relpath)
+            with workspace.recording() as by_root:
+                found = repo.probe_in_root(python_root, relpath)
+            assert found == (repo.relpath(python_root / relpath), state)
+            assert by_root.probes == by_path.probes != {}
+            states.add(state)
+    assert states == {"file", "dir", "outside", "none"}
+
+
 # -- containment -------------------------------------------------------------------------------------------------
 
 

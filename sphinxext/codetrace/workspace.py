@@ -198,6 +198,8 @@ class Repo:
     #: The active :class:`Deps` recorders (shared by the repos of a workspace; see :meth:`Workspace.recording`).
     recorders: list[Deps] = field(default_factory=list, repr=False)
     _real_dirs: dict[str, str] = field(default_factory=dict, repr=False)  # directory -> resolved ("": outside)
+    #: Python root -> (its path as a string, its probe key with a trailing "/"): see :meth:`probe_in_root`
+    _root_strings: dict[Path, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, config: RepoConfig, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Repo:
@@ -343,6 +345,19 @@ class Repo:
             return "outside"
         return "file" if os.path.isfile(path) else "dir" if os.path.isdir(path) else "none"
 
+    def probe_in_root(self, root: Path, relpath: str) -> tuple[str, str]:
+        """:meth:`probe` of ``root / relpath`` (``root`` a Python root, ``relpath`` POSIX), and its key (the
+        path relative to the repository), with strings only: module lookups probe every root for every
+        module, thousands of paths that are mostly not there."""
+        base = self._root_strings.get(root)
+        if base is None:
+            prefix = self._probe_key(root)
+            base = self._root_strings[root] = (str(root).rstrip("/"), "" if prefix == "." else prefix + "/")
+        key = base[1] + relpath
+        state = self.probe_state(f"{base[0]}/{relpath}")
+        self._note_probe(key, state)
+        return key, state
+
     def _probe_key(self, path: Path) -> str:
         try:
             return path.relative_to(self.root).as_posix()
@@ -388,24 +403,24 @@ class Repo:
         found: list[Path] = []
         probes: list[tuple[str, str]] = []
         if all(p.isidentifier() for p in parts):
+            tail = "/".join(parts)
             for root in self.python_roots:
-                base = root.joinpath(*parts)
-                for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-                    state = self.probe(candidate)
-                    probes.append((self._probe_key(candidate), state))
-                    if state == "outside" and candidate.is_file():
-                        self.refuse(candidate)
+                for relpath in (f"{tail}.py", f"{tail}/__init__.py"):
+                    key, state = self.probe_in_root(root, relpath)
+                    probes.append((key, state))
+                    if state == "outside" and (root / relpath).is_file():
+                        self.refuse(root / relpath)
                     if state != "file":
                         continue
-                    found.append(candidate)
+                    found.append(root / relpath)
                     break
         self._module_cache[module] = (found, tuple(probes))
         return found
 
     def is_package_dir(self, module: str) -> bool:
         """Whether ``module`` is a directory (regular or namespace package) under some root."""
-        parts = module.split(".")
-        return any(self.probe(root.joinpath(*parts)) == "dir" for root in self.python_roots)
+        tail = module.replace(".", "/")
+        return any(self.probe_in_root(root, tail)[1] == "dir" for root in self.python_roots)
 
     def module_name(self, path: Path) -> str | None:
         """The dotted module name of a file under one of the Python roots (the innermost root wins)."""
