@@ -13,7 +13,7 @@ import pytest
 from helpers import make_workspace
 
 from sphinxext.codetrace.index import Index
-from sphinxext.codetrace.index.guard import paused_gc
+from sphinxext.codetrace.index.guard import paused_gc, rare_full_collections
 from sphinxext.codetrace.index.python import chain_of, parse_python
 from sphinxext.codetrace.model import (
     Binding,
@@ -574,3 +574,14 @@ def test_cache_entries_round_trip_with_either_encoder(
     assert json.loads(body) == to_plain(good)  # the same document either way
     index2, repo2 = new_index(repo_dir, cache)
     assert index2.facts(repo2, "pkg/a.py") == good and index2.parsed == 0
+
+
+def test_rare_full_collections_raises_only_the_oldest_threshold_and_restores_it() -> None:
+    before = gc.get_threshold()
+    with rare_full_collections():
+        inside = gc.get_threshold()
+        assert inside[:2] == before[:2] and inside[2] >= 1000
+    assert gc.get_threshold() == before
+    with pytest.raises(ValueError), rare_full_collections():
+        raise ValueError("inside")
+    assert gc.get_threshold() == before

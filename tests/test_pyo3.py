@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from sphinxext.codetrace.model import Lang, Resolution, StepKind
 from sphinxext.codetrace.render.mermaid import sequence_diagram
+from sphinxext.codetrace.resolve.pyo3 import _called_names
 from sphinxext.codetrace.spec import parse_options
 from sphinxext.codetrace.trace import Engine
 from sphinxext.codetrace.workspace import RepoConfig, Workspace
@@ -200,3 +202,34 @@ def test_the_demo_workspace_crosses_both_ways() -> None:
         ("py->rust", "_native::publisher::EventPublisher::block_stored"),
         ("rust->py", "tinyserve.events.KvEventLog.on_event"),
     ]
+
+
+# -- the called-names text index -------------------------------------------------------------------------------
+
+_REFERENCE_CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+
+
+@pytest.mark.parametrize(
+    "text", ["1abc(x)", "éa(b) _c (d)", "f((g  (h", "a.b_c1 (d)", "x\t(\n", "(((", "foo(bar(baz(", "a1(b2\n(", ""]
+)
+def test_called_names_are_what_the_plain_pattern_finds(text: str) -> None:
+    assert _called_names(text) == set(_REFERENCE_CALLED.findall(text))
+
+
+def test_called_names_agree_on_this_repository() -> None:
+    files = sorted(Path(__file__).resolve().parent.parent.joinpath("sphinxext").rglob("*.py"))
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert _called_names(text) == set(_REFERENCE_CALLED.findall(text)), path
+
+
+hypothesis = pytest.importorskip("hypothesis", reason="hypothesis is not installed")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab1_é() \t\n.", max_size=40))
+def test_called_names_agree_on_any_text(text: str) -> None:
+    assert _called_names(text) == set(_REFERENCE_CALLED.findall(text))

@@ -45,6 +45,7 @@ from typing import Any
 from .bridges import Bridges
 from .diagnostics import CodetraceError, Diagnostic
 from .index import Index
+from .index.guard import rare_full_collections
 from .model import CallSite, Lang, Loc, RaiseSite, Resolution, Signature, Site, Step, StepKind, Trace
 from .paths import Feeds, paths_only, source_feeds
 from .resolve import Outcome
@@ -679,7 +680,7 @@ class Engine:
             self._new_python()
         self._python_fresh = False
         self.traced += 1
-        with self.workspace.recording() as deps, self.index.recording() as touched:
+        with self.workspace.recording() as deps, self.index.recording() as touched, rare_full_collections():
             try:
                 trace = trace_flow(
                     spec,

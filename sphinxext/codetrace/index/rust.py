@@ -52,6 +52,7 @@ import tree_sitter_rust
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 
 from ..model import Binding, CallSite, Definition, FileFacts, Import, Lang, Param, RaiseSite, StepKind
+from .guard import paused_gc
 
 #: Bump when the facts this frontend produces change, so cached facts are rebuilt.
 FRONTEND_VERSION = "rs-12"
@@ -1396,7 +1397,8 @@ def parse_rust(source: str, path: str, headers_only: bool = False) -> FileFacts:
     ex = _Extractor(data, parser, headers_only)
     text = _Text(data, 0, tree.root_node, None, tree=tree)
     try:
-        ex.extract(text, tree.root_node)
+        with paused_gc():  # facts by the thousand and no reference cycle (see paused_gc)
+            ex.extract(text, tree.root_node)
     except RecursionError:
         return FileFacts(path=path, lang=Lang.RUST, module="", error="nesting too deep to analyse")
     calls = tuple(site for _, site in sorted(ex.calls, key=lambda item: item[0]))
