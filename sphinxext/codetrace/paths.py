@@ -31,6 +31,7 @@ warning says so, and the trace is kept whole unless a bridge fired (then the pat
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -236,10 +237,12 @@ _NAME = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*")
 _MAX_GAP = 40  # lines between the two calls that are read for the assignments in between
 
 
-def _assigned(line: str) -> list[str]:
-    """The names a statement line assigns (``x = ..``, ``let mut x: T = ..``, ``a, b = ..``, ``self.x = ..``)."""
+@functools.lru_cache(maxsize=65536)
+def _assigned(line: str) -> tuple[str, ...]:
+    """The names a statement line assigns (``x = ..``, ``let mut x: T = ..``, ``a, b = ..``, ``self.x = ..``).
+    Memoised: the filter asks about the same lines for every pair of calls near them."""
     m = _ASSIGNED.match(line)
-    return [n.strip() for n in m.group(1).split(",")] if m else []
+    return tuple(n.strip() for n in m.group(1).split(",")) if m else ()
 
 
 def _uses(text: str, name: str) -> bool:
