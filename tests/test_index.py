@@ -6,6 +6,7 @@ import dataclasses
 import gc
 import hashlib
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -585,3 +586,47 @@ def test_rare_full_collections_raises_only_the_oldest_threshold_and_restores_it(
     with pytest.raises(ValueError), rare_full_collections():
         raise ValueError("inside")
     assert gc.get_threshold() == before
+
+
+# -- the whole-workspace text index, kept by content digest ---------------------------------------------------
+
+
+def _text_index_run(root: Path, cache: Path) -> tuple[dict, list[str], dict]:
+    """One engine's text index over ``root`` with ``cache``: (the index, the files scanned, what it recorded)."""
+    from sphinxext.codetrace.tracecache import Checker
+
+    workspace = make_workspace(RepoConfig("r", root))
+    index = Index(workspace, cache)
+    index.digest = Checker(workspace, cache).read
+    scanned: list[str] = []
+
+    def words(text: str) -> set[str]:
+        scanned.append(text)
+        return {w for w in text.split() if w.isidentifier()}
+
+    with workspace.recording() as deps:
+        found = index.python_text_index("words", words)
+    return found, scanned, dict(deps.reads)
+
+
+def test_the_text_index_is_kept_by_digest_and_rescans_only_changed_files(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "a.py").write_text("alpha shared\n")
+    (root / "pkg" / "b.py").write_text("beta shared\n")
+    for path in root.rglob("*.py"):  # old enough that a stored digest is trusted (see RACY_NS)
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    cache = tmp_path / "cache"
+    first, scanned, reads = _text_index_run(root, cache)
+    assert len(scanned) == 3 and first["shared"] == [("r", "pkg/a.py"), ("r", "pkg/b.py")]
+    again, rescanned, reads_again = _text_index_run(root, cache)
+    assert rescanned == [] and again == first and reads_again == reads  # same answer, same dependencies
+    (root / "pkg" / "b.py").write_text("gamma shared\n")
+    changed, rescanned, reads_changed = _text_index_run(root, cache)
+    assert rescanned == ["gamma shared\n"] and "beta" not in changed and changed["gamma"] == [("r", "pkg/b.py")]
+    assert reads_changed[("r", "pkg/b.py")] != reads[("r", "pkg/b.py")]
+    for stored in (cache / "text").glob("*.json"):  # a damaged store is ignored and rewritten
+        stored.write_text("{not json")
+    damaged, rescanned, _ = _text_index_run(root, cache)
+    assert damaged == changed and len(rescanned) == 3

@@ -657,6 +657,7 @@ class Engine:
         self._new_python()
         self.traces = TraceCache(cache_dir) if cache_dir else None
         self.checker = Checker(workspace, cache_dir)
+        self.index.digest = self.checker.read  # stat-cached digests: stored text indexes need no read
         self.last_files: list[str] = []
         self.traced = 0  # traces computed (not served by the trace cache): for tests and benchmarks
 

@@ -267,6 +267,11 @@ class Repo:
         except CodetraceError as exc:
             return "!" + exc.diagnostic.message
 
+    def note_read(self, relpath: str, digest: str) -> None:
+        """Record that what was learned from ``relpath`` came from the content with ``digest`` (known without
+        reading it again: an index kept by digest)."""
+        self._note_read(relpath, digest)
+
     def _note_read(self, relpath: str, digest: str) -> None:
         self.digests[relpath] = digest
         for deps in self.recorders:

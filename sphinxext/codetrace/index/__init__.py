@@ -23,6 +23,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 try:
     import orjson
@@ -112,6 +113,9 @@ class Index:
         #: Shows progress over a long pass (the Sphinx layer sets one): ``progress(items, summary)`` yields the
         #: items. None: no progress shown.
         self.progress: Callable[[list[str], str], Iterable[str]] | None = None
+        #: ``digest(repo, relpath)``: a file's content digest, cheap when it has not changed (the engine sets
+        #: its checker's); with a cache directory, it lets :meth:`python_text_index` reuse stored words.
+        self.digest: Callable[[str, str], str] | None = None
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[set[tuple[str, str]]]:
@@ -132,23 +136,75 @@ class Index:
         """``word -> [(repo, relpath)]`` over the text of every Python file of the workspace, the words of a
         file being ``extract(text)``: a cheap global index (no file is parsed), built once per index under
         ``name``. What it read (the file listings, every file's content) is recorded for each computation that
-        asks for it, like the facts of a file."""
+        asks for it, like the facts of a file.
+
+        With a cache directory and :attr:`digest` set, each file's words are kept on disk by content digest
+        (``text/<name>-<repo>.json``): a later build reads and scans only the files that changed, and takes
+        the digests of the others from their size and modification time (:class:`~.tracecache.Checker`)."""
         found = self._text_indexes.get(name)
         if found is None:
             index: dict[str, list[tuple[str, str]]] = {}
             with self.workspace.recording() as deps:
                 for repo in self.workspace.repos.values():
                     relpaths = self.workspace.python_relpaths(repo)
+                    stored = self._stored_words(name, repo)
+                    words_of: dict[str, list[Any]] = {}
                     for relpath in self._shown(relpaths, f"codetrace: scanning {repo.name} ({name})... "):
-                        try:
-                            text = repo.read_text(relpath)
-                        except CodetraceError:
-                            continue
-                        for word in sorted(extract(text)):
+                        words = self._known_words(repo, relpath, stored.get(relpath))
+                        if words is None:
+                            try:
+                                text = repo.read_text(relpath)
+                            except CodetraceError:
+                                continue
+                            words = sorted(extract(text))
+                        words_of[relpath] = [repo.digests[relpath], words]
+                        for word in words:
                             index.setdefault(word, []).append((repo.name, relpath))
+                    if words_of != stored:
+                        self._store_words(name, repo, words_of)
             found = self._text_indexes[name] = (index, deps)
         self.workspace.replay_once(found[1])
         return found[0]
+
+    def _known_words(self, repo: Repo, relpath: str, known: list[Any] | None) -> list[str] | None:
+        """The stored words of a file whose content has the stored digest (recorded as read), else None."""
+        if known is None or self.digest is None:
+            return None
+        digest = self.digest(repo.name, relpath)
+        if digest != known[0] or digest.startswith("!"):
+            return None
+        repo.note_read(relpath, digest)
+        return list(known[1])
+
+    def _words_file(self, name: str, repo: Repo) -> Path | None:
+        if self.cache is None or self.digest is None:
+            return None
+        from ..tracecache import code_version  # the extractors are engine code: any change starts afresh
+
+        key = hashlib.sha256(f"{code_version()}\0{repo.root}\0{name}".encode()).hexdigest()[:16]
+        return self.cache.directory / "text" / f"{name}-{repo.name}-{key}.json"
+
+    def _stored_words(self, name: str, repo: Repo) -> dict[str, list[Any]]:
+        path = self._words_file(name, repo)
+        try:
+            data = _loads(path.read_bytes()) if path is not None else None
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _store_words(self, name: str, repo: Repo, words_of: dict[str, list[Any]]) -> None:
+        path = self._words_file(name, repo)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            with os.fdopen(fd, "wb") as out:
+                out.write(orjson.dumps(words_of) if orjson is not None else json.dumps(words_of).encode())
+            os.replace(tmp, path)
+        except OSError:
+            with contextlib.suppress(OSError, UnboundLocalError):
+                os.unlink(tmp)
 
     def _shown(self, items: list[str], summary: str) -> Iterable[str]:
         return self.progress(items, summary) if self.progress is not None and items else items
