@@ -84,7 +84,8 @@ def flows() -> list[Flow]:
 
 @dataclass
 class Run:
-    seconds: float
+    seconds: float  # CPU, this process and the workers it forked
+    wall: float
     parsed: int
     traced: int
     steps: int
@@ -96,17 +97,26 @@ def _trace(repos: dict[str, Path], specs: tuple[FlowSpec, ...], cache: Path | No
     workspace, errors = Workspace.from_configs([RepoConfig(name, path) for name, path in sorted(repos.items())])
     assert not errors, errors
     gc.collect()  # the previous run's engine is garbage: collecting it is not this run's cost
-    start = time.process_time()
+    start, wall, children = time.process_time(), time.perf_counter(), _children_cpu()
     engine = Engine(workspace, cache)
     traces, files = [], set()
     for spec in specs:
         traces.append(engine.trace(spec))
         files.update(engine.last_files)
-    seconds = time.process_time() - start
+    seconds = time.process_time() - start + _children_cpu() - children
+    wall = time.perf_counter() - wall
     entry = traces[0].entry
     entry_path = str(workspace.repos[entry.repo].root / entry.path)
     steps = sum(len(t.steps) for t in traces)
-    return Run(seconds, engine.index.parsed, engine.traced, steps, sorted(files), entry_path)
+    return Run(seconds, wall, engine.index.parsed, engine.traced, steps, sorted(files), entry_path)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the finished child processes (the worker that parses half of a Rust workspace)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _copy(path: Path, into: Path) -> Path:
@@ -133,6 +143,7 @@ def _measure(flow: Flow, copies: dict[str, Path]) -> dict[str, float | int]:
             edited.write_bytes(original)
     return {
         "cold": cold.seconds,
+        "cold_wall": cold.wall,
         "warm": warm.seconds,
         "one": one.seconds,
         "parsed": cold.parsed,
@@ -173,15 +184,15 @@ def _cold_build(cache: Path) -> None:
     for flow in flows():
         repos.update(flow.repos)
     workspace, _ = Workspace.from_configs([RepoConfig(name, path) for name, path in sorted(repos.items())])
-    start, wall = time.process_time(), time.perf_counter()
+    start, wall = time.process_time() + _children_cpu(), time.perf_counter()
     engine = Engine(workspace, cache)
     for flow in flows():
         for spec in flow.specs:
             engine.trace(spec if spec.repo or len(flow.repos) > 1 else replace(spec, repo=next(iter(flow.repos))))
-    seconds, wall = time.process_time() - start, time.perf_counter() - wall
+    seconds, wall = time.process_time() + _children_cpu() - start, time.perf_counter() - wall
     import resource
 
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_kb = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(json.dumps({"seconds": seconds, "wall": wall, "rss_mb": rss_kb / 1024, "parsed": engine.index.parsed}))
 
 
@@ -265,9 +276,9 @@ def main() -> int:
                 print(f"floor of {name}: parse its {count} .py/.rs files once: {floors[name]:.2f} s")
     print("(CPU seconds of the process: time.process_time)")
     print()
-    head = f"{'flow':<36} {'floor s':>7} {'cold s':>7} {'warm s':>7} {'1 file s':>8} {'cold/floor':>10} {'parsed':>9}"
-    print(head + f" {'steps':>5}")
-    totals = collections.Counter()
+    head = f"{'flow':<36} {'floor s':>7} {'cold s':>7} {'wall s':>7} {'warm s':>7} {'1 file s':>8} {'cold/floor':>10}"
+    print(head + f" {'parsed':>9} {'steps':>5}")
+    ratios: dict[str, list[float]] = {"cold": [], "wall": [], "warm": []}
     real_floor = sum(v for k, v in floors.items() if k != "codetrace")
     with tempfile.TemporaryDirectory() as tmp:
         copies: dict[str, Path] = {}
@@ -277,27 +288,32 @@ def main() -> int:
                     copies[name] = _copy(path, Path(tmp) / name)
             samples = [_measure(flow, {n: copies[n] for n in flow.repos}) for _ in range(args.runs)]
             row = {k: statistics.median(float(s[k]) for s in samples) for k in samples[0]}
-            for key in ("cold", "warm", "one"):
-                totals[key] += row[key]
             # a real flow is held to the floor of both checkouts (the goal of the performance issue)
             flow_floor = floors["codetrace"] if "codetrace" in flow.repos else real_floor
             parsed = f"{row['parsed']:.0f}/{row['one_parsed']:.0f}"
             print(
-                f"{flow.label:<36} {flow_floor:>7.2f} {row['cold']:>7.2f} {row['warm']:>7.2f} "
+                f"{flow.label:<36} {flow_floor:>7.2f} {row['cold']:>7.2f} {row['cold_wall']:>7.2f} {row['warm']:>7.2f} "
                 f"{row['one']:>8.2f} {row['cold'] / flow_floor:>10.2f} {parsed:>9} {row['steps']:>5.0f}"
             )
-    total_floor = sum(floors.values())
+            if "codetrace" not in flow.repos:
+                ratios["cold"].append(row["cold"] / flow_floor)
+                ratios["wall"].append(row["cold_wall"] / flow_floor)
+                ratios["warm"].append(row["warm"] / flow_floor)
     print(
-        f"{'all flows (floor: every repo once)':<36} {total_floor:>7.2f} {totals['cold']:>7.2f} "
-        f"{totals['warm']:>7.2f} {totals['one']:>8.2f}"
+        "  cold: CPU of the process and of its forked worker; wall: elapsed; warm and 1 file: CPU. parsed: files "
+        "parsed cold / after the one-file edit; steps: of all the flow's traces"
     )
-    print(f"  warm / floor = {totals['warm'] / total_floor:.3f}; cold / floor = {totals['cold'] / total_floor:.2f}")
-    print("  (parsed: files parsed cold / after the one-file edit; steps: of all the flow's traces)")
+    if ratios["cold"]:
+        print(
+            f"  real flows, against the floor of both checkouts: cold CPU {min(ratios['cold']):.2f} to "
+            f"{max(ratios['cold']):.2f}, cold wall {min(ratios['wall']):.2f} to {max(ratios['wall']):.2f} "
+            f"(goal: under 1), warm at most {max(ratios['warm']):.3f} (goal: under 0.1)"
+        )
     build = cold_build()
     print(
         f"cold build of all {len(flows())} flows in one process: {build['seconds']:.2f} s "
         f"({build['wall']:.2f} s wall), {build['parsed']:.0f} files parsed, peak RSS {build['rss_mb']:.0f} MB; "
-        f"/ floor = {build['seconds'] / total_floor:.2f}"
+        f"(the floor of every repository once: {sum(floors.values()):.2f} s)"
     )
     if not args.no_scale:
         print()

@@ -523,3 +523,49 @@ def test_the_index_serves_headers_until_the_full_facts_are_asked_for(tmp_path) -
     # both are cached on disk, apart
     again = Index(workspace, tmp_path)
     assert again.headers(repo, path) == head and again.facts(repo, path) == full and again.parsed == 0
+
+
+def test_a_forked_worker_parses_half_of_a_prefetch_with_the_same_facts(tmp_path, monkeypatch) -> None:
+    from test_rust_corpus import RUSTREPO
+
+    import sphinxext.codetrace.index as index_module
+    from sphinxext.codetrace.cargo import discover_crates
+    from sphinxext.codetrace.resolve.rust import _crate_sources
+
+    workspace, _ = Workspace.from_configs([RepoConfig("fleet", RUSTREPO)])
+    repo = workspace.repos["fleet"]
+    files = _crate_sources(repo.root, discover_crates(repo.root))
+    serial = Index(workspace, tmp_path / "serial")
+    serial.prefetch(repo, files, "")
+    monkeypatch.setattr(index_module, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(index_module.os, "cpu_count", lambda: 2)
+    parallel = Index(workspace, tmp_path / "parallel")
+    handed = []
+    real_forked = parallel._forked
+    monkeypatch.setattr(parallel, "_forked", lambda r, todo: handed.append(real_forked(r, todo)) or handed[-1])
+    parallel.prefetch(repo, files, "")
+    assert handed and handed[0][1] == files[len(files) // 2 :]  # the worker had the second half
+    assert parallel.parsed == serial.parsed == len(files)
+    for path in files:
+        assert parallel.headers(repo, path) == serial.headers(repo, path), path
+    assert (tmp_path / "parallel").is_dir()  # the worker stored what it parsed, like the parent
+
+
+def test_a_failed_worker_leaves_its_files_to_the_parent(tmp_path, monkeypatch) -> None:
+    from test_rust_corpus import RUSTREPO
+
+    import sphinxext.codetrace.index as index_module
+
+    workspace, _ = Workspace.from_configs([RepoConfig("fleet", RUSTREPO)])
+    repo = workspace.repos["fleet"]
+    files = sorted(p.relative_to(RUSTREPO).as_posix() for p in RUSTREPO.rglob("*.rs"))
+    monkeypatch.setattr(index_module, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(index_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(index_module, "_parse_headers", _explode)
+    index = Index(workspace, None)
+    index.prefetch(repo, files, "")
+    assert index.header_only() == {("fleet", p) for p in files} and index.parsed == len(files)
+
+
+def _explode(job: int, relpaths: list[str]) -> list:
+    raise RuntimeError("the worker fails")
