@@ -630,3 +630,25 @@ def test_the_text_index_is_kept_by_digest_and_rescans_only_changed_files(tmp_pat
         stored.write_text("{not json")
     damaged, rescanned, _ = _text_index_run(root, cache)
     assert damaged == changed and len(rescanned) == 3
+
+
+def test_a_second_text_index_reads_no_file_again(tmp_path: Path, monkeypatch) -> None:
+    from sphinxext.codetrace.workspace import Repo
+
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "a.py").write_text("alpha\n")
+    (root / "pkg" / "bad.py").write_bytes(b"\xff\xfe not utf-8")
+    workspace = make_workspace(RepoConfig("r", root))
+    index = Index(workspace, None)
+    reads: list[str] = []
+    real = Repo.read_text
+    monkeypatch.setattr(Repo, "read_text", lambda self, relpath: reads.append(relpath) or real(self, relpath))
+    with workspace.recording() as first:
+        assert index.python_text_index("one", lambda text: set(text.split()))["alpha"] == [("r", "pkg/a.py")]
+    assert sorted(reads) == ["pkg/__init__.py", "pkg/a.py", "pkg/bad.py"]
+    with workspace.recording() as second:
+        assert index.python_text_index("two", lambda text: {t.upper() for t in text.split()})["ALPHA"]
+    assert len(reads) == 3 and second.reads == first.reads  # no read, the same dependencies (the bad file too)
+    assert ("r", "pkg/bad.py") in first.reads  # an unreadable file is a dependency too (it may be fixed)

@@ -126,6 +126,7 @@ class Index:
         self._facts: dict[tuple[str, str], FileFacts] = {}
         self._headers: dict[tuple[str, str], FileFacts] = {}  # Rust header facts, until the full facts load
         self._texts: dict[tuple[str, str], str] = {}  # the text of each Rust file loaded, for word searches
+        self._scanned: dict[tuple[str, str], tuple[str | None, str]] = {}  # Python text and digest, text indexes
         self._problems: dict[tuple[str, str], Diagnostic] = {}
         self.touched: set[tuple[str, str]] = set()
         self.parsed = 0  # files parsed by a frontend (not served from a cache): for tests and benchmarks
@@ -172,9 +173,8 @@ class Index:
                     for relpath in self._shown(relpaths, f"codetrace: scanning {repo.name} ({name})... "):
                         words = self._known_words(repo, relpath, stored.get(relpath))
                         if words is None:
-                            try:
-                                text = repo.read_text(relpath)
-                            except CodetraceError:
+                            text = self._scanned_text(repo, relpath)
+                            if text is None:
                                 continue
                             words = sorted(extract(text))
                         words_of[relpath] = [repo.digests[relpath], words]
@@ -185,6 +185,22 @@ class Index:
             found = self._text_indexes[name] = (index, deps)
         self.workspace.replay_once(found[1])
         return found[0]
+
+    def _scanned_text(self, repo: Repo, relpath: str) -> str | None:
+        """A Python file's text for a text index (None when it cannot be read), recorded as read. Kept in
+        memory for the next index: a cold trace builds two or three, and reading and hashing every file of
+        two checkouts costs 0.3 s each time."""
+        key = (repo.name, relpath)
+        kept = self._scanned.get(key)
+        if kept is not None:
+            repo.note_read(relpath, kept[1])
+            return kept[0]
+        try:
+            text: str | None = repo.read_text(relpath)
+        except CodetraceError:
+            text = None
+        self._scanned[key] = (text, repo.digests[relpath])
+        return text
 
     def _known_words(self, repo: Repo, relpath: str, known: list[Any] | None) -> list[str] | None:
         """The stored words of a file whose content has the stored digest (recorded as read), else None."""
