@@ -1524,20 +1524,20 @@ class RustResolver:
             scope = d.parent
         return out
 
-    def _scope_index(self, ctx: _Ctx) -> _FileIndex:
-        """The lookups names in ``ctx`` need: a function's body (its locals, its spawned blocks) is in the
-        file's full facts; a module, type or impl scope needs the headers only."""
+    def _scope_index(self, ctx: _Ctx, locals_: bool = False) -> _FileIndex:
+        """The lookups names in ``ctx`` need. The headers have every item and ``use`` of a file, also those
+        inside functions; a spawned block's scope and a function's locals (``locals_``) are in its full facts."""
         index = self.file_index(ctx.repo, ctx.path)
         if ctx.scope:
             d = index.by_qualname.get(ctx.scope)
-            if d is None or d.kind == "function":  # a spawned block is only in the full facts
+            if d is None or (locals_ and d.kind == "function"):
                 index = self.file_index(ctx.repo, ctx.path, body=True)
         return index
 
     def _local(self, ctx: _Ctx, name: str, line: int) -> tuple[Value | None, Resolution] | None:
         """A local variable or parameter: ``(value, how)``, ``(None, ...)`` when bound to something unknown,
         None when ``name`` is not local."""
-        index = self._scope_index(ctx)
+        index = self._scope_index(ctx, locals_=True)
         for scope in self._scopes(ctx):
             bindings = [b for b in index.bindings.get(scope, {}).get(name, ()) if b.line <= line]
             if bindings:
