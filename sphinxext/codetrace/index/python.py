@@ -756,15 +756,4 @@ def parse_python_cst(source: str, path: str, module: str, is_package: bool) -> F
         MetadataWrapper(tree, unsafe_skip_copy=True).visit(visitor)
     except RecursionError:
         return FileFacts(path=path, lang=Lang.PYTHON, module=module, error="nesting too deep to analyse")
-    return FileFacts(
-        path=path,
-        lang=Lang.PYTHON,
-        module=module,
-        definitions=tuple(visitor.definitions),
-        imports=tuple(visitor.imports),
-        calls=tuple(visitor.calls),
-        raises=tuple(visitor.raises),
-        bindings=tuple(visitor.bindings),
-        all_names=visitor.all_names,
-        flow=tuple(visitor.flow),
-    )
+    return visitor.file_facts(path, module)

@@ -399,6 +399,21 @@ class FactsState:
         #: the qualname of the innermost scope, ``""`` at module level (kept by _push_scope and _leave_body)
         self.scope = ""
 
+    def file_facts(self, path: str, module: str) -> FileFacts:
+        """What the walk collected, as the facts of ``path``."""
+        return FileFacts(
+            path=path,
+            lang=Lang.PYTHON,
+            module=module,
+            definitions=tuple(self.definitions),
+            imports=tuple(self.imports),
+            calls=tuple(self.calls),
+            raises=tuple(self.raises),
+            bindings=tuple(self.bindings),
+            all_names=self.all_names,
+            flow=tuple(self.flow),
+        )
+
     def _qualname(self, name: str) -> str:
         return f"{self.scope}.{name}" if self.scope else name
 
@@ -1184,18 +1199,7 @@ def facts_from_tree(tree: ast.Module, source: str, path: str, module: str, is_pa
     """Facts of a module :mod:`ast` parsed from ``source`` (raises RecursionError when nested too deep)."""
     visitor = _AstFacts(_Source(source), module, is_package)
     visitor.statements(tree.body)
-    return FileFacts(
-        path=path,
-        lang=Lang.PYTHON,
-        module=module,
-        definitions=tuple(visitor.definitions),
-        imports=tuple(visitor.imports),
-        calls=tuple(visitor.calls),
-        raises=tuple(visitor.raises),
-        bindings=tuple(visitor.bindings),
-        all_names=visitor.all_names,
-        flow=tuple(visitor.flow),
-    )
+    return visitor.file_facts(path, module)
 
 
 def parse_python(source: str, path: str, module: str, is_package: bool) -> FileFacts:
