@@ -652,3 +652,111 @@ def test_a_second_text_index_reads_no_file_again(tmp_path: Path, monkeypatch) ->
         assert index.python_text_index("two", lambda text: {t.upper() for t in text.split()})["ALPHA"]
     assert len(reads) == 3 and second.reads == first.reads  # no read, the same dependencies (the bad file too)
     assert ("r", "pkg/bad.py") in first.reads  # an unreadable file is a dependency too (it may be fixed)
+
+
+# -- text indexes scanned ahead of need, in a forked worker (index/ahead.py) ----------------------------------
+
+
+def _ahead_repo(root: Path) -> None:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "a.py").write_text("alpha shared\n")
+    (root / "pkg" / "b.py").write_text("beta shared\n")
+    (root / "pkg" / "bad.py").write_bytes(b"\xff\xfe not utf-8")
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in text.split() if w.isidentifier()}
+
+
+def test_a_text_index_scanned_ahead_equals_one_scanned_here(tmp_path: Path, monkeypatch) -> None:
+    from sphinxext.codetrace.index import ahead
+    from sphinxext.codetrace.workspace import Repo
+
+    _ahead_repo(tmp_path / "repo")
+    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
+    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
+    here = make_workspace(RepoConfig("r", tmp_path / "repo"))
+    with here.recording() as expected_deps:
+        expected = Index(here, None).python_text_index("words", _words)
+
+    workspace = make_workspace(RepoConfig("r", tmp_path / "repo"))
+    index = Index(workspace, None)
+    index.scan_ahead({"words": _words})
+    assert index._ahead is None  # nothing starts before the first Python file is parsed
+    index.facts(workspace.repos["r"], "pkg/a.py")
+    assert index._ahead is not None  # the worker runs
+    reads: list[str] = []
+    real = Repo.read_text
+    monkeypatch.setattr(Repo, "read_text", lambda self, relpath: reads.append(relpath) or real(self, relpath))
+    with workspace.recording() as deps:
+        found = index.python_text_index("words", _words)
+    assert found == expected and found["shared"] == [("r", "pkg/a.py"), ("r", "pkg/b.py")]
+    assert deps.reads == expected_deps.reads and deps.scans == expected_deps.scans  # the same dependencies
+    assert reads == ["pkg/bad.py"]  # the worker's words served every readable file: only the bad one is read
+    assert workspace.repos["r"].stats.keys() >= {"pkg/a.py", "pkg/b.py"}  # their stats too, for the checker
+
+
+def test_a_file_read_with_other_content_here_is_scanned_again(tmp_path: Path, monkeypatch) -> None:
+    from sphinxext.codetrace.index import ahead
+
+    _ahead_repo(tmp_path / "repo")
+    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
+    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
+    workspace = make_workspace(RepoConfig("r", tmp_path / "repo"))
+    index = Index(workspace, None)
+    index.scan_ahead({"words": _words})
+    index.facts(workspace.repos["r"], "pkg/__init__.py")
+    index._ahead.words("words", "r")  # the worker is done: what it read is known
+    (tmp_path / "repo" / "pkg" / "b.py").write_text("gamma shared\n")
+    index.facts(workspace.repos["r"], "pkg/b.py")  # this process reads the new content
+    found = index.python_text_index("words", _words)
+    assert found["gamma"] == [("r", "pkg/b.py")] and "beta" not in found
+
+
+def test_a_failed_scan_leaves_the_index_to_this_process(tmp_path: Path, monkeypatch) -> None:
+    from sphinxext.codetrace.index import ahead
+
+    _ahead_repo(tmp_path / "repo")
+    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
+    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
+
+    def explode(jobs):
+        raise RuntimeError("the worker fails")
+
+    monkeypatch.setattr(ahead, "_scan", explode)
+    workspace = make_workspace(RepoConfig("r", tmp_path / "repo"))
+    index = Index(workspace, None)
+    index.scan_ahead({"words": _words})
+    index.facts(workspace.repos["r"], "pkg/a.py")
+    assert index._ahead is not None
+    assert index.python_text_index("words", _words)["alpha"] == [("r", "pkg/a.py")]
+    assert index._ahead.words("words", "r") is None
+
+
+def test_no_scan_ahead_for_few_files_stored_words_or_one_core(tmp_path: Path, monkeypatch) -> None:
+    from sphinxext.codetrace.index import ahead
+    from sphinxext.codetrace.tracecache import Checker
+
+    _ahead_repo(tmp_path / "repo")
+    workspace = make_workspace(RepoConfig("r", tmp_path / "repo"))
+    index = Index(workspace, None)
+    index.scan_ahead({"words": _words})
+    index.facts(workspace.repos["r"], "pkg/a.py")
+    assert index._ahead is None  # 4 files: under SCAN_MIN
+    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
+    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 1)
+    index = Index(workspace, None)
+    index.scan_ahead({"words": _words})
+    index.facts(workspace.repos["r"], "pkg/a.py")
+    assert index._ahead is None  # one core
+    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
+    cache = tmp_path / "cache"
+    stored = Index(workspace, cache)
+    stored.digest = Checker(workspace, cache).read
+    stored.python_text_index("words", _words)  # words stored on disk: a later build has them
+    again = Index(workspace, cache)
+    again.digest = Checker(workspace, cache).read
+    again.scan_ahead({"words": _words})
+    again.facts(workspace.repos["r"], "pkg/a.py")
+    assert again._ahead is None

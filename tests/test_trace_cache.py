@@ -269,3 +269,79 @@ def test_traces_round_trip_through_their_stored_form(pyrepo: Path) -> None:
             assert trace_from_plain(json.loads(json.dumps(to_plain(trace)))) == trace
     with pytest.raises((TypeError, ValueError, KeyError)):
         trace_from_plain({"title": "t"})
+
+
+# -- writing behind the trace, in a forked child (behind.py) --------------------------------------------------
+
+
+@pytest.fixture
+def behind_always(monkeypatch):
+    """Every trace's cache entries are written by a forked child (not only those of a large trace)."""
+    from sphinxext.codetrace import behind
+
+    monkeypatch.setattr(behind, "BEHIND_MIN", 1)
+    monkeypatch.setattr(behind.os, "cpu_count", lambda: 2)
+    yield behind
+    behind.wait()
+
+
+def test_entries_written_behind_serve_the_next_engine_and_the_same_one(
+    pyrepo: Path, tmp_path: Path, behind_always
+) -> None:
+    cache = tmp_path / "cache"
+    spec = parse_options("t", {"entry": "shipyard.flows.pipeline"})
+    engine = _engine(("fx", pyrepo), cache=cache)
+    cold = engine.trace(spec)
+    assert engine.traced == 1 and behind_always._children  # a child writes the entries
+    assert engine.trace(spec) == cold and engine.traced == 1  # the lookup waited for the child: a hit
+    assert not behind_always._children
+    parsed = engine.index.parsed
+    facts = [p for p in cache.rglob("*.json") if "traces" not in p.parts and "text" not in p.parts]
+    assert len(facts) == parsed  # every file parsed was stored, by the child
+    warm = _engine(("fx", pyrepo), cache=cache)
+    assert warm.trace(spec) == cold and warm.traced == 0 and warm.index.parsed == 0
+
+
+def test_a_new_engine_waits_for_what_an_earlier_one_writes(pyrepo: Path, tmp_path: Path, behind_always) -> None:
+    cache = tmp_path / "cache"
+    _trace(pyrepo, cache, "shipyard.flows.pipeline", name="fx")
+    assert behind_always._children
+    engine, _ = _trace(pyrepo, cache, "shipyard.flows.pipeline", name="fx", depth="1")  # another entry...
+    assert engine.traced == 1 and engine.index.parsed == 0  # ...whose facts the first engine's child stored
+
+
+def test_a_trace_that_raises_still_stores_the_facts_it_parsed(
+    pyrepo: Path, tmp_path: Path, behind_always, monkeypatch
+) -> None:
+    import sphinxext.codetrace.trace as trace_module
+
+    cache = tmp_path / "cache"
+    engine = _engine(("fx", pyrepo), cache=cache)
+    real = trace_module.trace_flow
+
+    def parse_then_fail(spec, workspace, index, *args):
+        index.facts(workspace.repos["fx"], "src/shipyard/flows.py")
+        raise RuntimeError("the walk fails")
+
+    monkeypatch.setattr(trace_module, "trace_flow", parse_then_fail)
+    with pytest.raises(RuntimeError):
+        engine.trace(parse_options("t", {"entry": "shipyard.flows.pipeline"}))
+    assert engine.index.parsed == 1
+    monkeypatch.setattr(trace_module, "trace_flow", real)
+    again = _engine(("fx", pyrepo), cache=cache)
+    again.index.facts(again.workspace.repos["fx"], "src/shipyard/flows.py")
+    assert again.index.parsed == 0  # stored although the trace failed
+
+
+def test_a_child_that_fails_costs_only_a_miss(pyrepo: Path, tmp_path: Path, behind_always, monkeypatch) -> None:
+    from sphinxext.codetrace.tracecache import TraceCache
+
+    def explode(self, *args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(TraceCache, "write", explode)
+    cache = tmp_path / "cache"
+    _, cold = _trace(pyrepo, cache, "shipyard.flows.pipeline", name="fx")
+    monkeypatch.undo()
+    engine, again = _trace(pyrepo, cache, "shipyard.flows.pipeline", name="fx")
+    assert engine.traced == 1 and again == cold

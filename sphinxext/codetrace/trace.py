@@ -36,12 +36,14 @@ stack was entered with, so a message passed down as ``obj: Any`` keeps the type 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from . import behind
 from .bridges import Bridges
 from .diagnostics import CodetraceError, Diagnostic
 from .index import Index
@@ -49,13 +51,16 @@ from .index.guard import rare_full_collections
 from .model import CallSite, Lang, Loc, RaiseSite, Resolution, Signature, Site, Step, StepKind, Trace
 from .paths import Feeds, paths_only, source_feeds
 from .resolve import Outcome
-from .resolve.handoff import PyHandoffs
+from .resolve.handoff import REGISTRATIONS_INDEX, PyHandoffs
 from .resolve.pyo3 import PyO3Bridge
-from .resolve.python import PythonResolver
+from .resolve.python import CLASS_BASES_INDEX, PythonResolver
 from .resolve.rust import RustResolver
 from .spec import FlowSpec
 from .tracecache import Checker, TraceCache, trace_key
 from .workspace import Workspace
+
+#: The global text indexes a cold trace builds ahead of need, in a worker (see :meth:`.Index.scan_ahead`).
+SCANNED_AHEAD = dict([CLASS_BASES_INDEX, REGISTRATIONS_INDEX])
 
 #: How many times one function (with one class of ``self``) may be walked into: see the module docstring.
 MAX_EXPANSIONS = 8
@@ -650,6 +655,7 @@ class Engine:
     declares and what the trace cache checks."""
 
     def __init__(self, workspace: Workspace, cache_dir: Path | None = None, time_budget: float | None = None) -> None:
+        behind.wait()  # what an earlier engine of this process is still writing to the caches
         self.workspace = workspace
         self.time_budget = time_budget  # seconds one trace may take before it is truncated (None: no limit)
         self.index = Index(workspace, cache_dir)
@@ -681,7 +687,14 @@ class Engine:
             self._new_python()
         self._python_fresh = False
         self.traced += 1
-        with self.workspace.recording() as deps, self.index.recording() as touched, rare_full_collections():
+        self.index.scan_ahead(SCANNED_AHEAD)
+        facts = self.index.cache
+        with (
+            self.workspace.recording() as deps,
+            self.index.recording() as touched,
+            rare_full_collections(),
+            facts.deferring() if facts is not None else contextlib.nullcontext([]) as parsed,
+        ):
             try:
                 trace = trace_flow(
                     spec,
@@ -693,13 +706,29 @@ class Engine:
                     self.crossings,
                     self.handoffs,
                 )
+            except BaseException:
+                if facts is not None:
+                    facts.write(parsed)
+                raise
             finally:
                 self.last_files = sorted(str(self.workspace.repos[r].root / p) for r, p in touched)
-        if self.traces is not None and trace.truncation != "time budget":
+        traces = self.traces if trace.truncation != "time budget" else None
+        scans = {}
+        if traces is not None:
             for repo, relpath in touched:  # files whose facts came from the index's memory were read before
                 r = self.workspace.repos[repo]
                 deps.reads.setdefault((repo, relpath), r.digests.get(relpath) or r.content_digest(relpath))
-            self.traces.store(key, trace, touched, deps, self.checker)
+            scans = traces.scans(deps, self.checker)
+            self.checker.learn(deps.reads)
+            self.checker.save()
+
+        def store() -> None:  # the facts parsed, then the trace: behind this process when that pays
+            if facts is not None:
+                facts.write(parsed)
+            if traces is not None:
+                traces.write(key, trace, touched, deps, scans)
+
+        behind.run(store, len(parsed), frozenset([key]) if traces is not None else frozenset())
         return trace
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import behind
 from .cargo import discover_crates
 from .model import Trace, to_plain
 from .spec import FlowSpec
@@ -334,6 +335,7 @@ class TraceCache:
 
     def lookup(self, key: str, checker: Checker) -> Hit | None:
         """The trace stored under ``key`` when it is intact and everything it depended on still holds."""
+        behind.wait(key)  # a child of this process writing that entry (see behind) is waited for
         hit = self._load(key, checker)
         if hit is None:
             self.misses += 1
@@ -366,19 +368,31 @@ class TraceCache:
             return None
 
     def store(self, key: str, trace: Trace, touched: set[tuple[str, str]], deps: Deps, checker: Checker) -> None:
+        """Write the entry for ``key`` (:meth:`write`), and keep the digests the trace learned (see
+        :meth:`Checker.learn`)."""
+        self.write(key, trace, touched, deps, self.scans(deps, checker))
+        checker.learn(deps.reads)
+        checker.save()
+
+    @staticmethod
+    def scans(deps: Deps, checker: Checker) -> dict[tuple[str, str], str]:
+        """The digests of the listings ``deps`` depends on, for :meth:`write`."""
+        return {(repo, kind): checker.scan(repo, kind) for repo, kind in deps.scans}
+
+    def write(
+        self, key: str, trace: Trace, touched: set[tuple[str, str]], deps: Deps, scans: dict[tuple[str, str], str]
+    ) -> None:
         """Write the entry for ``key``; problems writing are ignored (the next build traces again)."""
         payload = {
             "trace": to_plain(trace),
             "touched": sorted([repo, path] for repo, path in touched),
             "reads": sorted([repo, path, digest] for (repo, path), digest in deps.reads.items()),
             "probes": sorted([repo, path, state] for (repo, path), state in deps.probes.items()),
-            "scans": sorted([repo, kind, checker.scan(repo, kind)] for repo, kind in deps.scans),
+            "scans": sorted([repo, kind, digest] for (repo, kind), digest in scans.items()),
         }
         text = json.dumps(payload, separators=(",", ":"), sort_keys=True)
         entry = {"format": FORMAT, "key": key, "sha": hashlib.sha256(text.encode("utf-8")).hexdigest()}
         _write_atomic(self._file(key), json.dumps({**entry, "payload": text}))
-        checker.learn(deps.reads)
-        checker.save()
 
 
 __all__ = ["SCANS", "Checker", "Hit", "TraceCache", "code_version", "trace_from_plain", "trace_key"]

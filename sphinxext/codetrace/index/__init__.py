@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - a dependency; json is the fallback
 from ..diagnostics import CodetraceError, Diagnostic
 from ..model import FileFacts, Lang, facts_from_plain, to_plain
 from ..workspace import Deps, Repo, Workspace
+from . import ahead
 from .guard import paused_gc
 from .python_ast import FRONTEND_VERSION as PY_VERSION
 from .python_ast import parse_python
@@ -53,6 +54,22 @@ class FactsCache:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        #: While set (see :meth:`deferring`), :meth:`put` appends here instead of writing.
+        self.deferred: list[tuple[str, FileFacts | bytes]] | None = None
+
+    @contextlib.contextmanager
+    def deferring(self) -> Iterator[list[tuple[str, FileFacts | bytes]]]:
+        """Inside the block, entries are kept in the list yielded, for :meth:`write` to store later (a
+        trace's are written behind it, see :mod:`..behind`)."""
+        previous, self.deferred = self.deferred, []
+        try:
+            yield self.deferred
+        finally:
+            self.deferred = previous
+
+    def write(self, entries: Iterable[tuple[str, FileFacts | bytes]]) -> None:
+        for key, facts in entries:
+            self._put(key, facts)
 
     def _file(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"
@@ -72,12 +89,19 @@ class FactsCache:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def put(self, key: str, facts: FileFacts) -> None:
+    def put(self, key: str, facts: FileFacts | bytes) -> None:
+        """Store ``facts`` (or their JSON, as :func:`_dumps` makes it) under ``key``."""
+        if self.deferred is not None:
+            self.deferred.append((key, facts))
+        else:
+            self._put(key, facts)
+
+    def _put(self, key: str, facts: FileFacts | bytes) -> None:
         target = self._file(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
-            body = _dumps(facts)
+            body = facts if isinstance(facts, bytes) else _dumps(facts)
             head = json.dumps({"format": CACHE_FORMAT, "key": key, "sha": hashlib.sha256(body).hexdigest()})
             with os.fdopen(fd, "wb") as out:
                 out.write(head.encode("utf-8") + b"\n" + body)
@@ -92,17 +116,28 @@ PARALLEL_MIN = 200
 _FORKED_JOBS: dict[int, tuple[Index, Repo]] = {}  # what a forked worker finds (it inherits this process)
 
 
-def _parse_headers(job: int, relpaths: list[str]) -> list[tuple[bytes, str | None, tuple[str, ...] | None, int]]:
-    """In the forked worker: the header facts of ``relpaths`` (stored in the facts cache as usual), each as
-    ``(JSON, content digest, problem, files parsed)``."""
+#: What the worker sends back per file: (facts as JSON, content digest, stat of the read, problem, files parsed,
+#: the facts cache key when they are to be stored).
+Parsed = tuple[bytes, str | None, tuple[int, int, int] | None, tuple[str, ...] | None, int, str | None]
+
+
+def _parse_headers(job: int, relpaths: list[str]) -> list[Parsed]:
+    """In the forked worker: the header facts of ``relpaths``. The facts cache is written by the parent (its
+    key travels with the facts): this worker's part of the prefetch ends sooner."""
     index, repo = _FORKED_JOBS[job]
+    stored: list[tuple[str, FileFacts | bytes]] = []
+    if index.cache is not None:
+        index.cache.deferred = stored
     out = []
     for relpath in relpaths:
         before = index.parsed
+        stored.clear()
         facts = index._load(repo, relpath, headers_only=True)
         problem = index._problems.get((repo.name, relpath))
         diagnostic = (problem.subtype, problem.message, problem.hint) if problem is not None else None
-        out.append((_dumps(facts), repo.digests.get(relpath), diagnostic, index.parsed - before))
+        key = stored[0][0] if stored else None
+        digest, stat = repo.digests.get(relpath), repo.stats.get(relpath)
+        out.append((_dumps(facts), digest, stat, diagnostic, index.parsed - before, key))
     return out
 
 
@@ -137,6 +172,8 @@ class Index:
         #: ``digest(repo, relpath)``: a file's content digest, cheap when it has not changed (the engine sets
         #: its checker's); with a cache directory, it lets :meth:`python_text_index` reuse stored words.
         self.digest: Callable[[str, str], str] | None = None
+        self._ahead: ahead.Scan | None = None  # text indexes being built ahead of need (see scan_ahead)
+        self._ahead_wanted: dict[str, Callable[[str], set[str]]] | None = None
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[set[tuple[str, str]]]:
@@ -169,9 +206,12 @@ class Index:
                 for repo in self.workspace.repos.values():
                     relpaths = self.workspace.python_relpaths(repo)
                     stored = self._stored_words(name, repo)
+                    scanned = self._ahead.words(name, repo.name) if self._ahead is not None else None
                     words_of: dict[str, list[Any]] = {}
                     for relpath in self._shown(relpaths, f"codetrace: scanning {repo.name} ({name})... "):
                         words = self._known_words(repo, relpath, stored.get(relpath))
+                        if words is None and scanned is not None:
+                            words = self._scanned_words(repo, relpath, scanned.get(relpath), name)
                         if words is None:
                             text = self._scanned_text(repo, relpath)
                             if text is None:
@@ -185,6 +225,47 @@ class Index:
             found = self._text_indexes[name] = (index, deps)
         self.workspace.replay_once(found[1])
         return found[0]
+
+    def scan_ahead(self, extractors: dict[str, Callable[[str], set[str]]]) -> None:
+        """Build the text indexes ``extractors`` names (``name -> extract``, as :meth:`python_text_index`
+        takes them) in a forked worker (see :mod:`.ahead`), starting when the first Python file is parsed: a
+        trace that never reaches Python (or reaches it late, from Rust) leaves the second core to the Rust
+        prefetch meanwhile. Once per index, for the indexes and repositories that have no words stored yet,
+        when the workspace has :data:`.ahead.SCAN_MIN` Python files or more. Nothing is recorded until an
+        index is used."""
+        if self._ahead_wanted is None:
+            self._ahead_wanted = extractors
+
+    def _start_ahead(self, extractors: dict[str, Callable[[str], set[str]]]) -> None:
+        self._ahead_wanted = {}  # once
+        jobs: list[tuple[Repo, list[str], dict[str, Callable[[str], set[str]]]]] = []
+        with self.workspace.paused():
+            for repo in self.workspace.repos.values():
+                todo = {
+                    n: f for n, f in extractors.items() if n not in self._text_indexes and not self._stored(n, repo)
+                }
+                if todo:
+                    jobs.append((repo, self.workspace.python_relpaths(repo), todo))
+        if sum(len(relpaths) for _, relpaths, _ in jobs) >= ahead.SCAN_MIN:
+            self._ahead = ahead.start(jobs)
+
+    def _stored(self, name: str, repo: Repo) -> bool:
+        path = self._words_file(name, repo)
+        return path is not None and path.is_file()
+
+    def _scanned_words(self, repo: Repo, relpath: str, found: ahead.Found | None, name: str) -> list[str] | None:
+        """The words the worker found in a file, recorded as read with the digest of what it read; None when
+        it found nothing there, or read another content than this process did."""
+        if found is None:
+            return None
+        digest, stat, words = found
+        mine = repo.digests.get(relpath)
+        if mine is not None and mine != digest:
+            return None
+        if mine is None and stat is not None:
+            repo.stats[relpath] = stat
+        repo.note_read(relpath, digest)
+        return list(words[name])
 
     def _scanned_text(self, repo: Repo, relpath: str) -> str | None:
         """A Python file's text for a text index (None when it cannot be read), recorded as read. Kept in
@@ -294,7 +375,7 @@ class Index:
         finally:
             pool.shutdown(wait=True)
         missing = []
-        for relpath, (body, digest, problem, parsed) in zip(theirs, results, strict=True):
+        for relpath, (body, digest, stat, problem, parsed, key) in zip(theirs, results, strict=True):
             try:
                 facts = facts_from_plain(_loads(body))
             except (ValueError, KeyError, TypeError):
@@ -302,8 +383,12 @@ class Index:
                 continue
             self._headers[repo.name, relpath] = facts
             self.parsed += parsed
-            if digest is not None:
-                repo.digests.setdefault(relpath, digest)
+            if key is not None and self.cache is not None:
+                self.cache.put(key, body)
+            if digest is not None and relpath not in repo.digests:
+                repo.digests[relpath] = digest
+                if stat is not None:
+                    repo.stats[relpath] = tuple(stat)
             if problem is not None:
                 self._problems[repo.name, relpath] = Diagnostic(*problem)
         return missing
@@ -348,6 +433,8 @@ class Index:
 
     def _load(self, repo: Repo, relpath: str, headers_only: bool = False) -> FileFacts:
         lang = Lang.PYTHON if relpath.endswith((".py", ".pyi")) else Lang.RUST
+        if lang is Lang.PYTHON and self._ahead_wanted:
+            self._start_ahead(self._ahead_wanted)
         module = ""
         is_package = relpath.endswith(("__init__.py", "__init__.pyi"))
         if lang is Lang.PYTHON:

@@ -614,7 +614,7 @@ class PyHandoffs:
         Python file of the workspace, on the first question (shared through the index, which records what it
         read as what the trace depends on)."""
         if self._text_index is None:
-            self._text_index = self.python.index.python_text_index("handoff-registrations", _registration_names)
+            self._text_index = self.python.index.python_text_index(*REGISTRATIONS_INDEX)
         return self._text_index.get(name, [])
 
     def _registrations_in(self, repo: str, path: str, name: str) -> list[_Registration]:
@@ -993,6 +993,10 @@ def _registration_names(text: str) -> set[str]:
     return names
 
 
+#: The text index of the class names a file mentions in a registration pattern.
+REGISTRATIONS_INDEX = ("handoff-registrations", _registration_names)
+
+
 def _dict_entry_names(text: str) -> list[str]:
     """``[m.group(1) for m in _DICT_ENTRY.finditer(text)]``, three times faster: the search tries a match at
     every ``{`` and ``,`` of the text; this tries one only where :data:`_ENTRY_STARTS`, searched in the
@@ -1216,4 +1220,4 @@ def _driving_test(test: ast.expr, source: str) -> str | None:
     return None
 
 
-__all__ = ["ConsumerLoop", "Link", "PyHandoffs"]
+__all__ = ["REGISTRATIONS_INDEX", "ConsumerLoop", "Link", "PyHandoffs"]

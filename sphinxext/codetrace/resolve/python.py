@@ -1595,7 +1595,7 @@ class PythonResolver:
         """Base-class identifiers -> files whose ``class`` headers mention them (read as text, never parsed;
         one pass per index, shared by the resolvers over it)."""
         if self._class_text_index is None:
-            self._class_text_index = self.index.python_text_index("class-bases", _class_base_names)
+            self._class_text_index = self.index.python_text_index(*CLASS_BASES_INDEX)
         return self._class_text_index
 
     # -- calls ------------------------------------------------------------------------------------------------
@@ -2493,6 +2493,10 @@ def _class_base_names(text: str) -> set[str]:
     return names
 
 
+#: The text index of the class names written as bases in ``class`` headers (see :meth:`.Index.python_text_index`).
+CLASS_BASES_INDEX = ("class-bases", _class_base_names)
+
+
 def _is_generic_alias(name: str, index: Any) -> bool:
     """Whether subscripting the external ``name`` with ``index`` writes a generic alias of a class
     (``Queue[Optional[Batch]]``, ``deque[tuple[int, bytes]]``): the name reads as a class (CapWords or a
@@ -2637,4 +2641,12 @@ def _is_builtin_method(name: str) -> bool:
     return head in ("str", "int", "float", "bool", "bytes", "list", "dict", "set", "tuple", "generator", "iterator")
 
 
-__all__ = ["QUIET_BUILTINS", "CallAnswer", "PySymbol", "PythonResolver", "Target", "annotation_chain"]
+__all__ = [
+    "CLASS_BASES_INDEX",
+    "QUIET_BUILTINS",
+    "CallAnswer",
+    "PySymbol",
+    "PythonResolver",
+    "Target",
+    "annotation_chain",
+]
