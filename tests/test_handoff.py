@@ -514,3 +514,24 @@ def test_text_prefilters_agree_on_any_text(text: str) -> None:
     assert _dict_entry_names(text) == [m.group(1) for m in _REFERENCE_REGISTRATIONS[1].finditer(text)]
     assert _registration_names(text) == _reference_registration_names(text)
     assert _class_base_names(text) == _reference_class_base_names(text)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "while not self.stopped:\n    x = (a +\n  b)\n",
+        "a = (1 +\r\n 2)\r\nwhile f(\r 'x'):\r  pass",
+        "x = 'é' + g(\n 'ü', [k for k in ys])  # ünïcode\nfor v in iter(q.get, None): pass\n",
+        "x = 1\n\x0cy = (2,\n 3)",
+    ],
+)
+def test_source_segments_match_the_standard_library(source: str) -> None:
+    import ast
+
+    from sphinxext.codetrace.resolve.handoff import _segment, _split_lines
+
+    lines = _split_lines(source)
+    nodes = [n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.expr, ast.stmt))]
+    assert nodes
+    for node in nodes:
+        assert _segment(lines, node) == ast.get_source_segment(source, node)

@@ -167,6 +167,7 @@ class PyHandoffs:
         self._text_index: dict[str, list[tuple[str, str]]] | None = None
         self._registrations: dict[tuple[str, str, str], list[_Registration]] = {}
         self._trees: dict[tuple[str, str], tuple[Any, ast.Module | None]] = {}
+        self._split: dict[tuple[str, str], list[str]] = {}
         self._tests: dict[tuple[str, str], list[tuple[Any, list[tuple[ast.expr, Any, list[ast.stmt]]]]]] = {}
         self._loops: dict[PySymbol, list[tuple[str, int, int]]] = {}
         self._callers: dict[tuple[PySymbol, Any], list[tuple[PySymbol, CallSite, Resolution]]] = {}
@@ -754,7 +755,7 @@ class PyHandoffs:
                 on_subject = isinstance(node.func, ast.Attribute) and ast.dump(node.func.value) == wanted
                 if not passed or on_subject:
                     continue
-                text = " ".join((ast.get_source_segment(self._source(info), node.func) or "").split())
+                text = " ".join((_segment(self._lines(info), node.func) or "").split())
                 for c in info.facts.calls:
                     if c.scope == sym.definition.qualname and c.line == node.lineno and c.text == text:
                         return c
@@ -930,16 +931,16 @@ class PyHandoffs:
         if tree is not None:
             node = next((f for f in _functions_of(tree) if _definition_at(info, f) == func.definition), None)
         if node is not None:
-            source = self._source(info)
+            lines = self._lines(info)
             for inner in _own_nodes(node):
                 how = None
                 if isinstance(inner, ast.While):
-                    how = _driving_test(inner.test, source)
+                    how = _driving_test(inner.test, lines)
                 elif isinstance(inner, (ast.For, ast.AsyncFor)):
                     it = inner.iter
                     if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "iter":
-                        target = ast.get_source_segment(source, inner.target) or "..."
-                        how = " ".join(f"for {target} in {ast.get_source_segment(source, it) or 'iter(...)'}".split())
+                        target = _segment(lines, inner.target) or "..."
+                        how = " ".join(f"for {target} in {_segment(lines, it) or 'iter(...)'}".split())
                 if how is not None:
                     found.append((how, inner.lineno, inner.end_lineno or inner.lineno))
             d = func.definition
@@ -952,9 +953,13 @@ class PyHandoffs:
 
     # -- source trees --------------------------------------------------------------------------------------
 
-    def _source(self, info: FileInfo) -> str:
-        self._tree(info)
-        return self._trees.get(info.key, (None, None))[0] or ""
+    def _lines(self, info: FileInfo) -> list[str]:
+        """The lines of a file whose tree is read (see :func:`_segment`), split once per file."""
+        found = self._split.get(info.key)
+        if found is None:
+            self._tree(info)
+            found = self._split[info.key] = _split_lines(self._trees.get(info.key, (None, None))[0] or "")
+        return found
 
     def _tree(self, info: FileInfo) -> ast.Module | None:
         """The ``ast`` of a file whose facts parsed (CPython's parser accepted it already), once per file."""
@@ -1204,9 +1209,35 @@ def _ast_last_name(node: ast.AST) -> str | None:
     return None
 
 
-def _driving_test(test: ast.expr, source: str) -> str | None:
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+
+
+def _split_lines(source: str) -> list[str]:
+    """``source``'s lines with their endings, split where :func:`ast.get_source_segment` splits them."""
+    lines = _LINE.findall(source)
+    rest = source[sum(map(len, lines)) :]
+    return [*lines, rest] if rest else lines
+
+
+def _segment(lines: list[str], node: ast.AST) -> str | None:
+    """:func:`ast.get_source_segment` over lines split once (it splits the whole source on every call)."""
+    end_lineno, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+    if end_lineno is None or end_col is None:
+        return None
+    first, col = node.lineno - 1, node.col_offset  # type: ignore[attr-defined]
+    last = end_lineno - 1
+    if last >= len(lines):
+        return None
+    if first == last:
+        return lines[first].encode()[col:end_col].decode()
+    head = lines[first].encode()[col:].decode()
+    tail = lines[last].encode()[:end_col].decode()
+    return "".join([head, *lines[first + 1 : last], tail])
+
+
+def _driving_test(test: ast.expr, lines: list[str]) -> str | None:
     """The header of a ``while`` that keeps running until stopped, or None for a loop that drains or counts."""
-    text = " ".join((ast.get_source_segment(source, test) or "").split())
+    text = " ".join((_segment(lines, test) or "").split())
     if isinstance(test, ast.Constant) and test.value:
         return f"while {text or 'True'}"
     if (
