@@ -688,47 +688,47 @@ class Engine:
         self._python_fresh = False
         self.traced += 1
         self.index.scan_ahead(SCANNED_AHEAD)
-        facts = self.index.cache
-        with (
-            self.workspace.recording() as deps,
-            self.index.recording() as touched,
-            rare_full_collections(),
-            facts.deferring() if facts is not None else contextlib.nullcontext([]) as parsed,
-        ):
-            try:
-                trace = trace_flow(
-                    spec,
-                    self.workspace,
-                    self.index,
-                    self.python,
-                    self.rust,
-                    self.time_budget,
-                    self.crossings,
-                    self.handoffs,
-                )
-            except BaseException:
+        with rare_full_collections():  # the bookkeeping after the walk too: it allocates much
+            facts = self.index.cache
+            with (
+                self.workspace.recording() as deps,
+                self.index.recording() as touched,
+                facts.deferring() if facts is not None else contextlib.nullcontext([]) as parsed,
+            ):
+                try:
+                    trace = trace_flow(
+                        spec,
+                        self.workspace,
+                        self.index,
+                        self.python,
+                        self.rust,
+                        self.time_budget,
+                        self.crossings,
+                        self.handoffs,
+                    )
+                except BaseException:
+                    if facts is not None:
+                        facts.write(parsed)
+                    raise
+                finally:
+                    self.last_files = sorted(str(self.workspace.repos[r].root / p) for r, p in touched)
+            traces = self.traces if trace.truncation != "time budget" else None
+            scans = {}
+            if traces is not None:
+                for repo, relpath in touched:  # files whose facts came from the index's memory were read before
+                    r = self.workspace.repos[repo]
+                    deps.reads.setdefault((repo, relpath), r.digests.get(relpath) or r.content_digest(relpath))
+                scans = traces.scans(deps, self.checker)
+                self.checker.learn(deps.reads)
+                self.checker.save()
+
+            def store() -> None:  # the facts parsed, then the trace: behind this process when that pays
                 if facts is not None:
                     facts.write(parsed)
-                raise
-            finally:
-                self.last_files = sorted(str(self.workspace.repos[r].root / p) for r, p in touched)
-        traces = self.traces if trace.truncation != "time budget" else None
-        scans = {}
-        if traces is not None:
-            for repo, relpath in touched:  # files whose facts came from the index's memory were read before
-                r = self.workspace.repos[repo]
-                deps.reads.setdefault((repo, relpath), r.digests.get(relpath) or r.content_digest(relpath))
-            scans = traces.scans(deps, self.checker)
-            self.checker.learn(deps.reads)
-            self.checker.save()
+                if traces is not None:
+                    traces.write(key, trace, touched, deps, scans)
 
-        def store() -> None:  # the facts parsed, then the trace: behind this process when that pays
-            if facts is not None:
-                facts.write(parsed)
-            if traces is not None:
-                traces.write(key, trace, touched, deps, scans)
-
-        behind.run(store, len(parsed), frozenset([key]) if traces is not None else frozenset())
+            behind.run(store, len(parsed), frozenset([key]) if traces is not None else frozenset())
         return trace
 
 
