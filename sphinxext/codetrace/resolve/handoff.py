@@ -168,6 +168,7 @@ class PyHandoffs:
         self._registrations: dict[tuple[str, str, str], list[_Registration]] = {}
         self._trees: dict[tuple[str, str], tuple[Any, ast.Module | None]] = {}
         self._split: dict[tuple[str, str], list[str]] = {}
+        self._funcs: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
         self._tests: dict[tuple[str, str], list[tuple[Any, list[tuple[ast.expr, Any, list[ast.stmt]]]]]] = {}
         self._loops: dict[PySymbol, list[tuple[str, int, int]]] = {}
         self._callers: dict[tuple[PySymbol, Any], list[tuple[PySymbol, CallSite, Resolution]]] = {}
@@ -712,11 +713,7 @@ class PyHandoffs:
         if cached is not None:
             return cached
         found: list[tuple[Any, list[tuple[ast.expr, Any, list[ast.stmt]]]]] = []
-        tree = self._tree(info)
-        for func in _functions_of(tree) if tree is not None else ():
-            d = _definition_at(info, func)
-            if d is None:
-                continue
+        for d, func in self._function_nodes(info):
             branches: list[tuple[ast.expr, Any, list[ast.stmt]]] = []
             for node in _own_nodes(func):
                 if isinstance(node, ast.If):
@@ -926,10 +923,7 @@ class PyHandoffs:
             return cached
         found: list[tuple[str, int, int]] = []
         info = self.python.info(func.repo, func.path)
-        tree = self._tree(info)
-        node = None
-        if tree is not None:
-            node = next((f for f in _functions_of(tree) if _definition_at(info, f) == func.definition), None)
+        node = next((f for d, f in self._function_nodes(info) if d == func.definition), None)
         if node is not None:
             lines = self._lines(info)
             for inner in _own_nodes(node):
@@ -952,6 +946,23 @@ class PyHandoffs:
         return found
 
     # -- source trees --------------------------------------------------------------------------------------
+
+    def _function_nodes(self, info: FileInfo) -> list[tuple[Any, ast.FunctionDef | ast.AsyncFunctionDef]]:
+        """The functions of a file's tree with their definitions (those found), walked once per file."""
+        found = self._funcs.get(info.key)
+        if found is None:
+            tree = self._tree(info)
+            defs: dict[tuple[int, str], Any] = {}
+            for d in info.facts.definitions:
+                if d.kind == "function":
+                    defs.setdefault((d.line, d.name), d)
+            found = []
+            for func in _functions_of(tree) if tree is not None else ():
+                d = defs.get((func.lineno, func.name))
+                if d is not None:
+                    found.append((d, func))
+            self._funcs[info.key] = found
+        return found
 
     def _lines(self, info: FileInfo) -> list[str]:
         """The lines of a file whose tree is read (see :func:`_segment`), split once per file."""
@@ -1178,13 +1189,6 @@ def _pairs(tree: Any) -> list[tuple[Any, Any]]:
 
 def _functions_of(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
     return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-
-
-def _definition_at(info: FileInfo, func: ast.FunctionDef | ast.AsyncFunctionDef) -> Any:
-    for d in info.facts.definitions:
-        if d.kind == "function" and d.line == func.lineno and d.name == func.name:
-            return d
-    return None
 
 
 def _own_nodes(node: ast.AST, include_self: bool = False) -> list[ast.AST]:
