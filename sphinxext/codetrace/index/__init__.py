@@ -211,7 +211,7 @@ class Index:
                     for relpath in self._shown(relpaths, f"codetrace: scanning {repo.name} ({name})... "):
                         words = self._known_words(repo, relpath, stored.get(relpath))
                         if words is None and scanned is not None:
-                            words = self._scanned_words(repo, relpath, scanned.get(relpath), name)
+                            words = self._scanned_words(repo, relpath, scanned.get(relpath))
                         if words is None:
                             text = self._scanned_text(repo, relpath)
                             if text is None:
@@ -238,7 +238,7 @@ class Index:
 
     def _start_ahead(self, extractors: dict[str, Callable[[str], set[str]]]) -> None:
         self._ahead_wanted = {}  # once
-        jobs: list[tuple[Repo, list[str], dict[str, Callable[[str], set[str]]]]] = []
+        jobs: ahead.Jobs = []
         with self.workspace.paused():
             for repo in self.workspace.repos.values():
                 todo = {
@@ -247,13 +247,13 @@ class Index:
                 if todo:
                     jobs.append((repo, self.workspace.python_relpaths(repo), todo))
         if sum(len(relpaths) for _, relpaths, _ in jobs) >= ahead.SCAN_MIN:
-            self._ahead = ahead.start(jobs)
+            self._ahead = ahead.start(jobs, list(extractors))
 
     def _stored(self, name: str, repo: Repo) -> bool:
         path = self._words_file(name, repo)
         return path is not None and path.is_file()
 
-    def _scanned_words(self, repo: Repo, relpath: str, found: ahead.Found | None, name: str) -> list[str] | None:
+    def _scanned_words(self, repo: Repo, relpath: str, found: ahead.Found | None) -> list[str] | None:
         """The words the worker found in a file, recorded as read with the digest of what it read; None when
         it found nothing there, or read another content than this process did."""
         if found is None:
@@ -265,7 +265,7 @@ class Index:
         if mine is None and stat is not None:
             repo.stats[relpath] = stat
         repo.note_read(relpath, digest)
-        return list(words[name])
+        return list(words)
 
     def _scanned_text(self, repo: Repo, relpath: str) -> str | None:
         """A Python file's text for a text index (None when it cannot be read), recorded as read. Kept in

@@ -39,111 +39,146 @@ except ImportError:  # pragma: no cover - a dependency; json is the fallback
 #: Fewest Python files in the workspace for which a worker pays (forking and decoding cost ~30 ms).
 SCAN_MIN = 200
 
-#: What the worker found in one file: ``(digest, (size, mtime_ns, read_at) or None, {index name: words})``.
-Found = tuple[str, tuple[int, int, int] | None, dict[str, list[str]]]
+#: What the worker found in one file for one index: ``(digest, (size, mtime_ns, read_at) or None, words)``.
+Found = tuple[str, tuple[int, int, int] | None, list[str]]
+#: The worker's jobs: ``(repo, the files to scan, {index name: extract})``.
+Jobs = list[tuple[Repo, list[str], dict[str, Callable[[str], set[str]]]]]
 
 
 class Scan:
-    """A worker scanning files for the words of some text indexes; :meth:`words` collects its result."""
+    """A worker scanning files for the words of some text indexes, one index after the other (in the order
+    given to :func:`start`): it writes each index's words to a file of its own and then names the index on a
+    pipe, so the first index can be used while the worker scans for the next. :meth:`words` collects."""
 
-    def __init__(self, pid: int, path: str, names: frozenset[str]) -> None:
-        self.names = names
+    def __init__(self, pid: int, pipe: int, paths: dict[str, str]) -> None:
+        self.names = frozenset(paths)
         self._pid = pid
-        self._path = path
-        self._result: dict[str, dict[str, Found]] | None = None
-        self._done = False
-        self._finalizer = weakref.finalize(self, _reap, pid, path)
+        self._pipe = os.fdopen(pipe, "rb")
+        self._paths = paths
+        self._ready: set[str] = set()  # indexes the worker has written
+        self._ended = False  # the pipe is at its end: the worker has written all it will
+        self._results: dict[str, dict[str, dict[str, Found]] | None] = {}
+        self._worker = [pid]  # emptied once the worker is reaped (its pid may then be another process's)
+        self._finalizer = weakref.finalize(self, _reap, self._worker, self._pipe, list(paths.values()))
 
     def words(self, name: str, repo: str) -> dict[str, Found] | None:
-        """``relpath -> what the worker found`` in ``repo``'s files, or None when the worker did not scan for
-        ``name`` there or failed (then the caller scans itself)."""
+        """``relpath -> what the worker found`` for index ``name`` in ``repo``'s files, or None when the worker
+        did not scan for it there or failed (then the caller scans itself). Waits for the worker if it has
+        not written that index yet."""
         if name not in self.names:
             return None
-        if not self._done:
-            self._done = True
-            self._result = self._collect()
-        found = (self._result or {}).get(repo)
-        if found is None or any(name not in entry[2] for entry in found.values()):
-            return None
-        return found
+        if name not in self._results:
+            self._results[name] = self._collect(name)
+        return (self._results[name] or {}).get(repo)
 
-    def _collect(self) -> dict[str, dict[str, Found]] | None:
-        self._finalizer.detach()
+    def _collect(self, name: str) -> dict[str, dict[str, Found]] | None:
+        while name not in self._ready and not self._ended:
+            line = self._pipe.readline()  # blocks until the worker names the next index it wrote
+            if line.endswith(b"\n"):
+                self._ready.add(line[:-1].decode("utf-8", "replace"))
+            else:  # the worker has ended (done, or failed): reap it
+                self._ended = True
+                with contextlib.suppress(OSError, ChildProcessError):
+                    os.waitpid(self._worker.pop(), 0)
+        if name not in self._ready:
+            return None
         try:
-            _, status = os.waitpid(self._pid, 0)
-            if status != 0:
-                return None
-            with open(self._path, "rb") as handle:
+            with open(self._paths[name], "rb") as handle:
                 data = handle.read()
             raw = orjson.loads(data) if orjson is not None else json.loads(data)
             return {
                 repo: {relpath: (e[0], tuple(e[1]) if e[1] else None, e[2]) for relpath, e in files.items()}
                 for repo, files in raw.items()
             }
-        except (OSError, ValueError, TypeError, IndexError, ChildProcessError):
+        except (OSError, ValueError, TypeError, IndexError):
             return None
         finally:
             with contextlib.suppress(OSError):
-                os.unlink(self._path)
+                os.unlink(self._paths[name])
 
     def cancel(self) -> None:
         """Stop the worker if it still runs, and clean up after it."""
-        self._done = True
+        self._results.update(dict.fromkeys(self.names - self._results.keys()))
         self._finalizer()
 
 
-def _reap(pid: int, path: str) -> None:
-    with contextlib.suppress(OSError, ChildProcessError):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(OSError, ChildProcessError):
-        os.waitpid(pid, 0)
+def _reap(worker: list[int], pipe: Any, paths: list[str]) -> None:
+    for pid in worker:
+        with contextlib.suppress(OSError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError, ChildProcessError):
+            os.waitpid(pid, 0)
+    worker.clear()
     with contextlib.suppress(OSError):
-        os.unlink(path)
+        pipe.close()
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
-def start(jobs: list[tuple[Repo, list[str], dict[str, Callable[[str], set[str]]]]]) -> Scan | None:
-    """Fork a worker scanning, in each repo of ``jobs``, the files listed with the extractors given (``index
-    name -> words of a text``); None when a worker does not apply here (see the module docstring)."""
+def start(jobs: Jobs, order: list[str]) -> Scan | None:
+    """Fork a worker scanning, in each repo of ``jobs``, the files listed with the extractors given, one
+    index after the other in ``order`` (the index needed first comes first); None when a worker does not
+    apply here (see the module docstring)."""
     if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2 or threading.active_count() > 1:
         return None
-    names = frozenset(name for _, _, extractors in jobs for name in extractors)
+    wanted = {name for _, _, extractors in jobs for name in extractors}
+    names = [name for name in order if name in wanted] + sorted(wanted - set(order))
+    paths: dict[str, str] = {}
     try:
-        fd, path = tempfile.mkstemp(prefix="codetrace-scan-", suffix=".json")
+        for name in names:
+            fd, paths[name] = tempfile.mkstemp(prefix="codetrace-scan-", suffix=".json")
+            os.close(fd)
+        read, write = os.pipe()
     except OSError:
+        for path in paths.values():
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         return None
     try:
         pid = os.fork()
     except OSError:
-        os.close(fd)
-        os.unlink(path)
+        for fd in (read, write):
+            os.close(fd)
+        for path in paths.values():
+            os.unlink(path)
         return None
     if pid == 0:  # the worker: write the words and leave, running nothing of the parent's (no atexit, no flush)
         code = 1
         try:
+            os.close(read)
             with paused_gc():
-                body = _scan(jobs)
-            with os.fdopen(fd, "wb") as out:
-                out.write(body)
+                _scan(jobs, names, paths, write)
             code = 0
         finally:
             os._exit(code)
-    os.close(fd)
-    return Scan(pid, path, names)
+    os.close(write)
+    return Scan(pid, read, paths)
 
 
-def _scan(jobs: list[tuple[Repo, list[str], dict[str, Callable[[str], set[str]]]]]) -> bytes:
-    out: dict[str, dict[str, list[Any]]] = {}
-    for repo, relpaths, extractors in jobs:
-        files: dict[str, list[Any]] = {}
-        for relpath in relpaths:
-            try:
-                text = repo.read_text(relpath)
-            except CodetraceError:
-                continue  # the index reads it again and records why it cannot
-            words = {name: sorted(extract(text)) for name, extract in extractors.items()}
-            files[relpath] = [repo.digests[relpath], repo.stats.get(relpath), words]
-        out[repo.name] = files
-    return orjson.dumps(out) if orjson is not None else json.dumps(out).encode("utf-8")
+def _scan(jobs: Jobs, names: list[str], paths: dict[str, str], pipe: int) -> None:
+    texts: dict[tuple[str, str], tuple[str, str, Any] | None] = {}  # (text, digest, stat), read once
+    for name in names:
+        out: dict[str, dict[str, list[Any]]] = {}
+        for repo, relpaths, extractors in jobs:
+            extract = extractors.get(name)
+            if extract is None:
+                continue
+            files: dict[str, list[Any]] = {}
+            for relpath in relpaths:
+                key = (repo.name, relpath)
+                if key not in texts:
+                    try:
+                        texts[key] = (repo.read_text(relpath), repo.digests[relpath], repo.stats.get(relpath))
+                    except CodetraceError:
+                        texts[key] = None  # the index reads it again and records why it cannot
+                found = texts[key]
+                if found is not None:
+                    files[relpath] = [found[1], found[2], sorted(extract(found[0]))]
+            out[repo.name] = files
+        with open(paths[name], "wb") as handle:
+            handle.write(orjson.dumps(out) if orjson is not None else json.dumps(out).encode("utf-8"))
+        os.write(pipe, name.encode("utf-8") + b"\n")
 
 
-__all__ = ["SCAN_MIN", "Scan", "start"]
+__all__ = ["SCAN_MIN", "Found", "Scan", "start"]
