@@ -760,3 +760,38 @@ def test_no_scan_ahead_for_few_files_stored_words_or_one_core(tmp_path: Path, mo
     again.scan_ahead({"words": _words})
     again.facts(workspace.repos["r"], "pkg/a.py")
     assert again._ahead is None
+
+
+def test_a_scan_worker_waits_while_a_prefetch_has_the_second_core(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from sphinxext.codetrace.index import ahead
+
+    _ahead_repo(tmp_path / "repo")
+    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
+    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
+
+    def slow_words(text: str) -> set[str]:
+        time.sleep(0.2)  # the worker is still scanning when it is paused
+        return _words(text)
+
+    workspace = make_workspace(RepoConfig("r", tmp_path / "repo"))
+    index = Index(workspace, None)
+    index.scan_ahead({"words": slow_words})
+    index.facts(workspace.repos["r"], "pkg/a.py")
+    scan = index._ahead
+    assert scan is not None
+    (pid,) = scan._worker
+
+    def state() -> str:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+    if not Path(f"/proc/{pid}/stat").exists():
+        pytest.skip("needs /proc to see a process's state")
+    with scan.paused():
+        assert state() == "T"  # stopped
+    deadline = time.monotonic() + 5
+    while state() == "T" and time.monotonic() < deadline:  # SIGCONT is delivered at once; allow a slow host
+        time.sleep(0.01)
+    assert state() != "T"
+    assert index.python_text_index("words", slow_words)["alpha"] == [("r", "pkg/a.py")]

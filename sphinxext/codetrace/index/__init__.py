@@ -332,7 +332,10 @@ class Index:
         when the pass asks for them. With two cores or more and :data:`PARALLEL_MIN` files or more, a forked
         worker process parses the second half (see :meth:`_forked`)."""
         todo = [p for p in relpaths if (repo.name, p) not in self._facts and (repo.name, p) not in self._headers]
-        with self.workspace.paused():
+        scan = (
+            self._ahead.paused() if self._ahead is not None and len(todo) >= PARALLEL_MIN else contextlib.nullcontext()
+        )
+        with self.workspace.paused(), scan:  # the text scan waits: the second core is this prefetch's
             pool, theirs = self._forked(repo, todo)
             mine = todo[: len(todo) - len(theirs)]
             for relpath in self._shown(mine, summary):

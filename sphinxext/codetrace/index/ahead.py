@@ -24,7 +24,7 @@ import signal
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..diagnostics import CodetraceError
@@ -95,6 +95,21 @@ class Scan:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(self._paths[name])
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The worker stopped inside the block (``SIGSTOP``): for parallel work this process waits on, such as
+        a Rust prefetch, which has a worker of its own for the second core."""
+        pids = list(self._worker)
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGCONT)
 
     def cancel(self) -> None:
         """Stop the worker if it still runs, and clean up after it."""
