@@ -525,3 +525,39 @@ def test_repo_of_picks_the_innermost(tmp_path: Path) -> None:
     assert workspace.repo_of((inner / "x.py").resolve()).name == "inner"
     assert workspace.repo_of((tmp_path / "outer/y.py").resolve()).name == "outer"
     assert workspace.repo_of((tmp_path / "z.py").resolve()) is None
+
+
+def test_probes_answer_the_same_from_directory_listings(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "pkg" / "sub").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "mod.py").write_text("")
+    (root / "pkg" / "sub" / "__init__.py").write_text("")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "leak.py").write_text("")
+    (root / "pkg" / "link").symlink_to(tmp_path / "outside")
+    (root / "pkg" / "broken.py").symlink_to(tmp_path / "nowhere.py")
+    (root / "pkg" / "inner").symlink_to(root / "pkg" / "sub")
+    relpaths = [
+        "pkg",
+        "pkg/mod.py",
+        "pkg/missing.py",
+        "pkg/sub",
+        "pkg/sub/__init__.py",
+        "pkg/sub/deeper/x.py",
+        "nothing/here/at/all.py",
+        "pkg/link/leak.py",
+        "pkg/link/none.py",
+        "pkg/broken.py",
+        "pkg/inner/__init__.py",
+        "pkg/mod.py/x.py",
+    ]
+    plain = make_workspace(RepoConfig("r", root))
+    expected = [plain.repos["r"].probe_in_root(root.resolve(), r) for r in relpaths]
+    assert {state for _, state in expected} == {"file", "dir", "none", "outside"}
+    listed = make_workspace(RepoConfig("r", root))
+    with listed.recording() as deps, listed.listed():
+        found = [listed.repos["r"].probe_in_root(root.resolve(), r) for r in relpaths]
+    assert found == expected
+    assert deps.probes == {("r", key): state for key, state in expected}  # recorded, as without listings
+    assert listed.repos["r"].listings is None  # only inside the block

@@ -692,6 +692,7 @@ class Engine:
             facts = self.index.cache
             with (
                 self.workspace.recording() as deps,
+                self.workspace.listed(),
                 self.index.recording() as touched,
                 facts.deferring() if facts is not None else contextlib.nullcontext([]) as parsed,
             ):

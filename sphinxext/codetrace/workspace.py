@@ -200,6 +200,9 @@ class Repo:
     _real_dirs: dict[str, str] = field(default_factory=dict, repr=False)  # directory -> resolved ("": outside)
     #: Python root -> (its path as a string, its probe key with a trailing "/"): see :meth:`probe_in_root`
     _root_strings: dict[Path, tuple[str, str]] = field(default_factory=dict, repr=False)
+    #: While a trace runs (see :meth:`Workspace.listed`): directory -> the names in it, so that a module lookup
+    #: that finds nothing (most of them) costs no system call. Shared by the repos of a workspace.
+    listings: dict[str, frozenset[str]] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, config: RepoConfig, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Repo:
@@ -359,7 +362,14 @@ class Repo:
             prefix = self._probe_key(root)
             base = self._root_strings[root] = (str(root).rstrip("/"), "" if prefix == "." else prefix + "/")
         key = base[1] + relpath
-        state = self.probe_state(f"{base[0]}/{relpath}")
+        path = f"{base[0]}/{relpath}"
+        listings = self.listings
+        if listings is not None:
+            folder, _, name = path.rpartition("/")
+            if name not in _listed(listings, folder, base[0]):
+                self._note_probe(key, "none")
+                return key, "none"
+        state = self.probe_state(path)
         self._note_probe(key, state)
         return key, state
 
@@ -600,6 +610,24 @@ def _pyproject_roots(project_dir: Path) -> list[Path]:
     return roots
 
 
+def _listed(listings: dict[str, frozenset[str]], folder: str, root: str) -> frozenset[str]:
+    """The names in ``folder`` (a directory under ``root``), listed once; none when it is not a directory. A
+    folder its parent does not list is not read at all (most module lookups probe folders that are not
+    there)."""
+    names = listings.get(folder)
+    if names is None:
+        parent, _, name = folder.rpartition("/")
+        if len(folder) > len(root) and parent.startswith(root) and name not in _listed(listings, parent, root):
+            names = frozenset()
+        else:
+            try:
+                names = frozenset(os.listdir(folder))
+            except OSError:  # not there, or not a directory: nothing is in it
+                names = frozenset()
+        listings[folder] = names
+    return names
+
+
 def detect_python_roots(root: Path, max_depth: int = 4) -> tuple[Path, ...]:
     """Python source roots of a checkout: those its pyproject files declare, plus the repo root itself.
 
@@ -645,6 +673,21 @@ class Workspace:
             yield deps
         finally:
             self._recorders.remove(deps)
+
+    @contextlib.contextmanager
+    def listed(self) -> Iterator[None]:
+        """Inside the block, :meth:`Repo.probe_in_root` answers "none" from directory listings, each read once
+        (a trace's module lookups probe 60,000 paths, mostly absent). For the duration of a trace only: a
+        file that appears later is seen by the next one, and by the freshness checks, which never list."""
+        listings: dict[str, frozenset[str]] = {}
+        saved = [repo.listings for repo in self.repos.values()]
+        for repo in self.repos.values():
+            repo.listings = listings
+        try:
+            yield
+        finally:
+            for repo, previous in zip(self.repos.values(), saved, strict=True):
+                repo.listings = previous
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
