@@ -44,7 +44,6 @@ from pathlib import Path
 from gen_workspace import FLOW as SCALE_FLOW
 from gen_workspace import generate
 
-from sphinxext.codetrace import behind
 from sphinxext.codetrace.cargo import discover_crates
 from sphinxext.codetrace.flowscore import checkouts, load_references, page_directives
 from sphinxext.codetrace.index import Index
@@ -105,7 +104,7 @@ def _trace(repos: dict[str, Path], specs: tuple[FlowSpec, ...], cache: Path | No
         traces.append(engine.trace(spec))
         files.update(engine.last_files)
     wall = time.perf_counter() - wall  # until the traces are there; their cache entries may still be written
-    behind.wait()  # the child writing them: its CPU is the trace's
+    engine.close()  # the workers (the child writing them, the text scan and parse-ahead): their CPU is the trace's
     seconds = time.process_time() - start + _children_cpu() - children
     entry = traces[0].entry
     entry_path = str(workspace.repos[entry.repo].root / entry.path)
@@ -191,7 +190,7 @@ def _cold_build(cache: Path) -> None:
     for flow in flows():
         for spec in flow.specs:
             engine.trace(spec if spec.repo or len(flow.repos) > 1 else replace(spec, repo=next(iter(flow.repos))))
-    behind.wait()  # as the build's process does before it exits: the cache is written
+    engine.close()  # as the build's process does before it exits: the cache is written
     seconds, wall = time.process_time() + _children_cpu() - start, time.perf_counter() - wall
     import resource
 

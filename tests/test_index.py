@@ -795,3 +795,82 @@ def test_a_scan_worker_waits_while_a_prefetch_has_the_second_core(tmp_path: Path
         time.sleep(0.01)
     assert state() != "T"
     assert index.python_text_index("words", slow_words)["alpha"] == [("r", "pkg/a.py")]
+
+
+def _hinting_repo(root: Path) -> None:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "a.py").write_text(
+        "from pkg import b\nimport pkg.c as c\n\n\ndef f():\n    import pkg.d\n    b.g()\n"
+    )
+    (root / "pkg" / "b.py").write_text("def g():\n    return 1\n")
+    (root / "pkg" / "c.py").write_text("X = 1\n")
+    (root / "pkg" / "d.py").write_text("Y = 2\n")
+
+
+def test_files_imported_by_a_parsed_file_are_parsed_ahead_into_the_cache(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from sphinxext.codetrace.index import ahead
+
+    _hinting_repo(tmp_path / "repo")
+    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
+    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
+    workspace = make_workspace(RepoConfig("r", tmp_path / "repo"))
+    repo = workspace.repos["r"]
+    expected = {p: Index(workspace, None).facts(repo, p) for p in ("pkg/b.py", "pkg/c.py", "pkg/d.py")}
+    cache = tmp_path / "cache"
+    index = Index(workspace, cache)
+    index.scan_ahead({"words": _words})
+    with workspace.recording() as deps:
+        index.facts(repo, "pkg/a.py")
+    scan = index._ahead
+    assert scan is not None
+    assert scan.hinted == {("r", "pkg/b.py"), ("r", "pkg/c.py")}  # module level only: not pkg.d
+    assert all(key[0] == "r" for key in deps.reads)  # hinting recorded nothing but what a.py's load read
+    assert set(deps.reads) == {("r", "pkg/a.py")} and not deps.probes
+    deadline = time.monotonic() + 30
+    while len(list(cache.rglob("*.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    index.close()
+    parsed = index.parsed
+    assert index.facts(repo, "pkg/b.py") == expected["pkg/b.py"]
+    assert index.facts(repo, "pkg/c.py") == expected["pkg/c.py"]
+    assert index.parsed == parsed  # both from the cache the worker filled
+    assert index.facts(repo, "pkg/d.py") == expected["pkg/d.py"] and index.parsed == parsed + 1
+    assert not list(cache.rglob(".tmp-*"))
+
+
+def test_closing_a_scan_never_waits_on_a_pipe_another_worker_holds(tmp_path: Path) -> None:
+    """A worker waiting for hints is stopped by a signal, not by the end of its pipe: a worker forked later
+    holds that pipe's write end too (this hung a build of two flows)."""
+    import subprocess
+    import sys
+
+    _hinting_repo(tmp_path / "repo")
+    script = f"""
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from helpers import make_workspace
+from sphinxext.codetrace.index import Index, ahead
+from sphinxext.codetrace.workspace import RepoConfig
+ahead.SCAN_MIN = 1
+ahead.os.cpu_count = lambda: 2
+workspace = make_workspace(RepoConfig("r", Path({str(tmp_path / "repo")!r})))
+repo = workspace.repos["r"]
+first = Index(workspace, Path({str(tmp_path / "c1")!r}))
+first.scan_ahead({{"w": str.split}})
+first.facts(repo, "pkg/a.py")
+second = Index(workspace, Path({str(tmp_path / "c2")!r}))
+second.scan_ahead({{"w": str.split}})
+second.facts(repo, "pkg/a.py")
+assert first._ahead is not None and second._ahead is not None
+time.sleep(0.5)  # both workers wait for hints
+first.close()
+second.close()
+print("closed")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "closed"

@@ -144,7 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for error in errors:
             print(f"codetrace: warning: {error}", file=sys.stderr)
         engine = Engine(workspace, args.cache_dir, args.time_budget)
-        trace = engine.trace(spec)
+        try:
+            trace = engine.trace(spec)
+        finally:
+            engine.close()
     except CodetraceError as exc:
         print(f"codetrace: error: {exc}", file=sys.stderr)
         return 1

@@ -98,7 +98,9 @@ def _progress(app: Sphinx) -> Callable[[list[str], str], Iterator[str]]:
 
 
 def _drop_engine(app: Sphinx, exception: BaseException | None) -> None:
-    _ENGINES.pop(id(app.env), None)
+    engine = _ENGINES.pop(id(app.env), None)
+    if engine is not None:
+        engine.close()  # its workers stop, the cache entries it owes are written
     _LOCK_FILES.pop(id(app.env), None)
 
 

@@ -667,6 +667,12 @@ class Engine:
         self.last_files: list[str] = []
         self.traced = 0  # traces computed (not served by the trace cache): for tests and benchmarks
 
+    def close(self) -> None:
+        """Stop the workers this engine started (the text scan, the parse-ahead) and wait until the cache
+        entries its traces owe are written. Optional: both also happen when the process ends."""
+        self.index.close()
+        behind.wait()
+
     def _new_python(self) -> None:
         self.python = PythonResolver(self.workspace, self.index)
         self.crossings = PyO3Bridge(self.workspace, self.python, self.rust)

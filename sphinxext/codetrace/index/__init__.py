@@ -247,7 +247,39 @@ class Index:
                 if todo:
                     jobs.append((repo, self.workspace.python_relpaths(repo), todo))
         if sum(len(relpaths) for _, relpaths, _ in jobs) >= ahead.SCAN_MIN:
-            self._ahead = ahead.start(jobs, list(extractors))
+            self._ahead = ahead.start(jobs, list(extractors), self._parse_ahead if self.cache is not None else None)
+
+    def _parse_ahead(self, repo: str, relpath: str) -> None:
+        """In the scan worker: the facts of a hinted file, into the facts cache (where this index's process
+        finds them when it needs the file, at a tenth of the cost of parsing it)."""
+        if self.cache is not None:
+            self.cache.deferred = None  # written at once: the worker's facts are for the other process
+            with self.workspace.paused():
+                self._load(self.workspace.repos[repo], relpath)
+
+    def _hint_imports(self, scan: ahead.Scan, facts: FileFacts) -> None:
+        """Hint the scan worker at the files of the modules a Python file imports at module level: a trace
+        that needed this file looks up names there next (measured on the five real flows: 30 to 45% of the
+        Python files a trace parses are hinted before it asks for them)."""
+        with self.workspace.paused():
+            for imp in facts.imports:
+                if imp.scope:
+                    continue
+                module, parent = imp.target, imp.target.rpartition(".")[0]
+                for candidate in (module, parent) if parent else (module,):
+                    files = [(r, f) for r in self.workspace.repos.values() for f in r.module_files(candidate)]
+                    for repo, path in files:
+                        relpath = repo.relpath(path)
+                        if (repo.name, relpath) not in self._facts:
+                            scan.hint(repo.name, relpath)
+                    if files:
+                        break
+
+    def close(self) -> None:
+        """Stop the worker building text indexes and parsing ahead, if one runs (it also stops when the index
+        is garbage, or the process ends)."""
+        if self._ahead is not None:
+            self._ahead.cancel()
 
     def _stored(self, name: str, repo: Repo) -> bool:
         path = self._words_file(name, repo)
@@ -462,6 +494,8 @@ class Index:
             self.parsed += 1
             if self.cache is not None:
                 self.cache.put(digest, facts)
+        if lang is Lang.PYTHON and self._ahead is not None and self._ahead.hints_open():
+            self._hint_imports(self._ahead, facts)
         if facts.error:
             self._problems[(repo.name, relpath)] = Diagnostic(
                 "parse", f"{repo.name}:{relpath}: {facts.error}", "calls in this file are not traced"

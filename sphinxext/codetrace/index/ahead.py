@@ -50,16 +50,18 @@ class Scan:
     given to :func:`start`): it writes each index's words to a file of its own and then names the index on a
     pipe, so the first index can be used while the worker scans for the next. :meth:`words` collects."""
 
-    def __init__(self, pid: int, pipe: int, paths: dict[str, str]) -> None:
+    def __init__(self, pid: int, pipe: int, paths: dict[str, str], hints: int | None = None) -> None:
         self.names = frozenset(paths)
         self._pid = pid
         self._pipe = os.fdopen(pipe, "rb")
+        self._hints = hints  # where :meth:`hint` writes (non-blocking), None when the worker parses nothing
+        self.hinted: set[tuple[str, str]] = set()
         self._paths = paths
         self._ready: set[str] = set()  # indexes the worker has written
         self._ended = False  # the pipe is at its end: the worker has written all it will
         self._results: dict[str, dict[str, dict[str, Found]] | None] = {}
         self._worker = [pid]  # emptied once the worker is reaped (its pid may then be another process's)
-        self._finalizer = weakref.finalize(self, _reap, self._worker, self._pipe, list(paths.values()))
+        self._finalizer = weakref.finalize(self, _reap, self._worker, self._pipe, list(paths.values()), hints)
 
     def words(self, name: str, repo: str) -> dict[str, Found] | None:
         """``relpath -> what the worker found`` for index ``name`` in ``repo``'s files, or None when the worker
@@ -76,10 +78,8 @@ class Scan:
             line = self._pipe.readline()  # blocks until the worker names the next index it wrote
             if line.endswith(b"\n"):
                 self._ready.add(line[:-1].decode("utf-8", "replace"))
-            else:  # the worker has ended (done, or failed): reap it
+            else:  # the worker has written all its indexes (or failed)
                 self._ended = True
-                with contextlib.suppress(OSError, ChildProcessError):
-                    os.waitpid(self._worker.pop(), 0)
         if name not in self._ready:
             return None
         try:
@@ -95,6 +95,25 @@ class Scan:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(self._paths[name])
+
+    def hints_open(self) -> bool:
+        """Whether the worker takes hints (it parses, and has not ended)."""
+        return self._hints is not None
+
+    def hint(self, repo: str, relpath: str) -> None:
+        """Ask the worker to parse a Python file into the facts cache once its indexes are written (a file this
+        process is likely to need soon: imported by one it needed). Never waits: when the worker's queue is
+        full or it has ended, the hint is dropped."""
+        key = (repo, relpath)
+        if self._hints is None or key in self.hinted:
+            return
+        self.hinted.add(key)
+        try:
+            os.write(self._hints, f"{repo}\0{relpath}\n".encode())
+        except BlockingIOError:
+            pass
+        except OSError:  # the worker has ended
+            self._hints = None
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -114,13 +133,20 @@ class Scan:
     def cancel(self) -> None:
         """Stop the worker if it still runs, and clean up after it."""
         self._results.update(dict.fromkeys(self.names - self._results.keys()))
+        self._hints = None
         self._finalizer()
 
 
-def _reap(worker: list[int], pipe: Any, paths: list[str]) -> None:
+def _reap(worker: list[int], pipe: Any, paths: list[str], hints: int | None = None) -> None:
+    """Stop the worker after the file it is on (``SIGTERM``: it never leaves a cache entry half written),
+    wait for it, and remove what it leaves."""
+    if hints is not None:
+        with contextlib.suppress(OSError):
+            os.close(hints)
     for pid in worker:
-        with contextlib.suppress(OSError, ChildProcessError):
-            os.kill(pid, signal.SIGKILL)
+        for sig in (signal.SIGTERM, signal.SIGCONT):
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
         with contextlib.suppress(OSError, ChildProcessError):
             os.waitpid(pid, 0)
     worker.clear()
@@ -131,47 +157,100 @@ def _reap(worker: list[int], pipe: Any, paths: list[str]) -> None:
             os.unlink(path)
 
 
-def start(jobs: Jobs, order: list[str]) -> Scan | None:
+def start(jobs: Jobs, order: list[str], parse: Callable[[str, str], Any] | None = None) -> Scan | None:
     """Fork a worker scanning, in each repo of ``jobs``, the files listed with the extractors given, one
-    index after the other in ``order`` (the index needed first comes first); None when a worker does not
-    apply here (see the module docstring)."""
+    index after the other in ``order`` (the index needed first comes first); then, with ``parse``, calling
+    ``parse(repo, relpath)`` for each file :meth:`Scan.hint` names, until the scan is closed. None when a
+    worker does not apply here (see the module docstring)."""
     if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2 or threading.active_count() > 1:
         return None
     wanted = {name for _, _, extractors in jobs for name in extractors}
     names = [name for name in order if name in wanted] + sorted(wanted - set(order))
     paths: dict[str, str] = {}
+    fds: list[int] = []
     try:
         for name in names:
             fd, paths[name] = tempfile.mkstemp(prefix="codetrace-scan-", suffix=".json")
             os.close(fd)
         read, write = os.pipe()
+        fds += (read, write)
+        hints = os.pipe() if parse is not None else None
+        fds += hints or ()
+        pid = os.fork()
     except OSError:
+        for fd in fds:
+            os.close(fd)
         for path in paths.values():
             with contextlib.suppress(OSError):
                 os.unlink(path)
         return None
-    try:
-        pid = os.fork()
-    except OSError:
-        for fd in (read, write):
-            os.close(fd)
-        for path in paths.values():
-            os.unlink(path)
-        return None
     if pid == 0:  # the worker: write the words and leave, running nothing of the parent's (no atexit, no flush)
         code = 1
         try:
+            stop = _Stop()
+            signal.signal(signal.SIGTERM, stop.handle)
             os.close(read)
+            if hints is not None:
+                os.close(hints[1])
             with paused_gc():
-                _scan(jobs, names, paths, write)
+                _scan(jobs, names, paths, write, stop)
+            os.close(write)
+            if hints is not None and parse is not None:
+                _parse_hinted(hints[0], parse, stop)
             code = 0
         finally:
             os._exit(code)
     os.close(write)
-    return Scan(pid, read, paths)
+    if hints is not None:
+        os.close(hints[0])
+        os.set_blocking(hints[1], False)
+    return Scan(pid, read, paths, hints[1] if hints is not None else None)
 
 
-def _scan(jobs: Jobs, names: list[str], paths: dict[str, str], pipe: int) -> None:
+class _Stop(Exception):
+    """In the worker: ``SIGTERM`` was received (see :func:`_reap`). Waiting for a hint, the worker ends at
+    once (the signal raises this out of the read: other processes forked later hold the pipe's write end
+    too, so its end may never come); in the middle of a file, after it (no cache entry is left half
+    written)."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped")
+        self.asked = False
+        self.waiting = False
+
+    def __bool__(self) -> bool:
+        return self.asked
+
+    def handle(self, *_: Any) -> None:
+        self.asked = True
+        if self.waiting:
+            raise self
+
+
+def _parse_hinted(pipe: int, parse: Callable[[str, str], Any], stop: _Stop) -> None:
+    """In the worker: parse each file named on ``pipe`` once, until this process's end of it is closed or
+    the worker is asked to stop."""
+    done: set[bytes] = set()
+    with os.fdopen(pipe, "rb") as hints:
+        while not stop:
+            stop.waiting = True
+            try:
+                line = hints.readline()
+            except _Stop:
+                return
+            finally:
+                stop.waiting = False
+            if not line:
+                return
+            if line in done or not line.endswith(b"\n"):
+                continue
+            done.add(line)
+            repo, _, relpath = line[:-1].decode("utf-8", "replace").partition("\0")
+            with contextlib.suppress(Exception):  # a hint is only a guess: any failure is this file's, skipped
+                parse(repo, relpath)
+
+
+def _scan(jobs: Jobs, names: list[str], paths: dict[str, str], pipe: int, stop: _Stop) -> None:
     texts: dict[tuple[str, str], tuple[str, str, Any] | None] = {}  # (text, digest, stat), read once
     for name in names:
         out: dict[str, dict[str, list[Any]]] = {}
@@ -181,6 +260,8 @@ def _scan(jobs: Jobs, names: list[str], paths: dict[str, str], pipe: int) -> Non
                 continue
             files: dict[str, list[Any]] = {}
             for relpath in relpaths:
+                if stop:
+                    return
                 key = (repo.name, relpath)
                 if key not in texts:
                     try:
