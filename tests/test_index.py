@@ -874,3 +874,23 @@ print("closed")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "closed"
+
+
+def test_no_worker_is_forked_when_the_environment_says_so(tmp_path: Path, monkeypatch) -> None:
+    from sphinxext.codetrace import behind
+    from sphinxext.codetrace.forking import may_fork
+    from sphinxext.codetrace.index import ahead
+
+    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
+    assert may_fork()
+    monkeypatch.setenv("CODETRACE_WORKERS", "0")
+    assert not may_fork()
+    done: list[int] = []
+    assert behind.run(lambda: done.append(1), size=10_000) is False and done == [1]  # here, at once
+    _ahead_repo(tmp_path / "repo")
+    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
+    workspace = make_workspace(RepoConfig("r", tmp_path / "repo"))
+    index = Index(workspace, None)
+    index.scan_ahead({"words": _words})
+    index.facts(workspace.repos["r"], "pkg/a.py")
+    assert index._ahead is None

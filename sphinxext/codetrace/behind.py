@@ -17,9 +17,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import threading
 from collections.abc import Callable
 
+from .forking import may_fork
 from .index.guard import paused_gc
 
 #: Fewest files to write for which a child pays (forking a process holding a large index costs ~20 ms).
@@ -34,7 +34,7 @@ def run(work: Callable[[], None], size: int, keys: frozenset[str] = frozenset())
     child writes its own entries, so children of several traces may run at once (those that finished are
     reaped here)."""
     _reap_finished()
-    if size < BEHIND_MIN or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2 or threading.active_count() > 1:
+    if size < BEHIND_MIN or not may_fork():
         work()
         return False
     try:

@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ except ImportError:  # pragma: no cover - a dependency; json is the fallback
     orjson = None  # type: ignore[assignment]
 
 from ..diagnostics import CodetraceError, Diagnostic
+from ..forking import may_fork
 from ..model import FileFacts, Lang, facts_from_plain, to_plain
 from ..workspace import Deps, Repo, Workspace
 from . import ahead
@@ -381,7 +381,7 @@ class Index:
         parsing does not apply (few files, one core, no ``fork``, threads running, a worker process that may
         not have children). Header facts travel back as JSON: decoding them costs a tenth of parsing them.
         Measured on Dynamo's 808 crate files: 1.96 s serial, 1.16 s with the worker (2 cores)."""
-        if len(todo) < PARALLEL_MIN or (os.cpu_count() or 1) < 2 or threading.active_count() > 1:
+        if len(todo) < PARALLEL_MIN or not may_fork():
             return None, []
         try:
             import multiprocessing

@@ -1,18 +1,25 @@
-"""Text indexes built ahead of need, in a forked worker process.
+"""Work done ahead of need by a forked worker process: text indexes, then parsing the files a trace will want.
 
 A cold trace over a large Python workspace builds two global text indexes (:meth:`.Index.python_text_index`:
 the class bases written in ``class`` headers, the hand-off registrations): reading and scanning every Python
 file of SGLang and Dynamo, 1.3 to 1.7 s of a cold trace that otherwise parses only the few hundred files it
 needs. Neither depends on anything the trace learns, so when a trace starts cold, :func:`start` forks a worker
 that scans every file for the words of each index while the trace goes on parsing and resolving on the other
-core; the index takes the worker's words when it first needs them (:meth:`Scan.words`, which waits for the
-worker if it is not done).
+core. It writes one index after the other and names each on a pipe when it is written; the index takes the
+worker's words when it first needs them (:meth:`Scan.words`, which waits for that index if it is not done).
 
 The worker sends back, per file, the content digest and ``stat`` of what it read with the words it found:
 the index records the file as read with that digest, as if it had read the file itself, and a file the trace
 has read meanwhile with another content (an edit between the two reads) is scanned again in the process.
+
+Then, with a facts cache, the worker parses ahead: :meth:`Scan.hint` names a file the trace is likely to need
+(a module imported by one it parsed), and the worker parses it into the facts cache, where the trace finds
+it (any trace reads the cache before it parses). A hint never waits: when the worker is behind, it is
+dropped. The worker is stopped (``SIGSTOP``) while the process runs a Rust prefetch (:meth:`Scan.paused`),
+and on ``SIGTERM`` ends after the file it is on (:func:`_reap`).
+
 Nothing here is required: no ``fork``, one core, threads running, a worker that fails or dies all mean the
-index scans the files itself, as it would without this module.
+index scans and parses the files itself, as it would without this module.
 """
 
 from __future__ import annotations
@@ -22,12 +29,12 @@ import json
 import os
 import signal
 import tempfile
-import threading
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..diagnostics import CodetraceError
+from ..forking import may_fork
 from ..workspace import Repo
 from .guard import paused_gc
 
@@ -36,8 +43,10 @@ try:
 except ImportError:  # pragma: no cover - a dependency; json is the fallback
     orjson = None  # type: ignore[assignment]
 
-#: Fewest Python files in the workspace for which a worker pays (forking and decoding cost ~30 ms).
-SCAN_MIN = 200
+#: Fewest Python files in the workspace for which a worker pays: scanning 235 files costs 0.05 s, and the
+#: worker's parsing ahead, a third of which the trace uses, cost more CPU than it saved (generated workspace
+#: of 10,000 functions: cold 0.04 -> 0.11 s CPU); SGLang and Dynamo have 5,730.
+SCAN_MIN = 1000
 
 #: What the worker found in one file for one index: ``(digest, (size, mtime_ns, read_at) or None, words)``.
 Found = tuple[str, tuple[int, int, int] | None, list[str]]
@@ -162,7 +171,7 @@ def start(jobs: Jobs, order: list[str], parse: Callable[[str, str], Any] | None 
     index after the other in ``order`` (the index needed first comes first); then, with ``parse``, calling
     ``parse(repo, relpath)`` for each file :meth:`Scan.hint` names, until the scan is closed. None when a
     worker does not apply here (see the module docstring)."""
-    if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2 or threading.active_count() > 1:
+    if not may_fork():
         return None
     wanted = {name for _, _, extractors in jobs for name in extractors}
     names = [name for name in order if name in wanted] + sorted(wanted - set(order))
