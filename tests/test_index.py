@@ -843,6 +843,7 @@ def test_files_imported_by_a_parsed_file_are_parsed_ahead_into_the_cache(tmp_pat
     assert index.parsed == parsed  # both from the cache the worker filled
     assert index.facts(repo, "pkg/d.py") == expected["pkg/d.py"] and index.parsed == parsed + 1
     assert not list(cache.rglob(".tmp-*"))
+    assert not any(Path(p).exists() for p in scan._paths.values())  # the worker's files are gone
 
 
 def test_closing_a_scan_never_waits_on_a_pipe_another_worker_holds(tmp_path: Path) -> None:
@@ -898,3 +899,37 @@ def test_no_worker_is_forked_when_the_environment_says_so(tmp_path: Path, monkey
     index.scan_ahead({"words": _words})
     index.facts(workspace.repos["r"], "pkg/a.py")
     assert index._ahead is None
+
+
+def test_a_scan_worker_cleans_up_after_a_process_that_ends_without_exit_handlers(tmp_path: Path) -> None:
+    """``sphinx-build -j`` readers end with ``os._exit``: no finalizer runs, yet the worker must neither stay
+    nor leave its files behind."""
+    import subprocess
+    import sys
+    import time
+
+    _hinting_repo(tmp_path / "repo")
+    script = f"""
+import os, sys
+from pathlib import Path
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from helpers import make_workspace
+from sphinxext.codetrace.index import Index, ahead
+from sphinxext.codetrace.workspace import RepoConfig
+ahead.SCAN_MIN = 1
+ahead.os.cpu_count = lambda: 2
+workspace = make_workspace(RepoConfig("r", Path({str(tmp_path / "repo")!r})))
+index = Index(workspace, None)
+index.scan_ahead({{"one": str.split, "two": str.split}})
+index.facts(workspace.repos["r"], "pkg/a.py")
+print(index._ahead._worker[0], *index._ahead._paths.values(), flush=True)
+os._exit(0)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    pid, *paths = done.stdout.split()
+    deadline = time.monotonic() + 30
+    while (Path(f"/proc/{pid}").exists() or any(Path(p).exists() for p in paths)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(p).exists() for p in paths)
+    assert not Path(f"/proc/{pid}/stat").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]

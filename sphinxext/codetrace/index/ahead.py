@@ -59,11 +59,11 @@ class Scan:
     given to :func:`start`): it writes each index's words to a file of its own and then names the index on a
     pipe, so the first index can be used while the worker scans for the next. :meth:`words` collects."""
 
-    def __init__(self, pid: int, pipe: int, paths: dict[str, str], hints: int | None = None) -> None:
+    def __init__(self, pid: int, pipe: int, paths: dict[str, str], hints: int, parses: bool = True) -> None:
         self.names = frozenset(paths)
         self._pid = pid
         self._pipe = os.fdopen(pipe, "rb")
-        self._hints = hints  # where :meth:`hint` writes (non-blocking), None when the worker parses nothing
+        self._hints: int | None = hints if parses else None  # where :meth:`hint` writes (non-blocking)
         self.hinted: set[tuple[str, str]] = set()
         self._paths = paths
         self._ready: set[str] = set()  # indexes the worker has written
@@ -71,6 +71,7 @@ class Scan:
         self._results: dict[str, dict[str, dict[str, Found]] | None] = {}
         self._worker = [pid]  # emptied once the worker is reaped (its pid may then be another process's)
         self._finalizer = weakref.finalize(self, _reap, self._worker, self._pipe, list(paths.values()), hints)
+        # (the pipe is closed by the finalizer even when no hint is written to it: its end stops the worker)
 
     def words(self, name: str, repo: str) -> dict[str, Found] | None:
         """``relpath -> what the worker found`` for index ``name`` in ``repo``'s files, or None when the worker
@@ -170,7 +171,11 @@ def start(jobs: Jobs, order: list[str], parse: Callable[[str, str], Any] | None 
     """Fork a worker scanning, in each repo of ``jobs``, the files listed with the extractors given, one
     index after the other in ``order`` (the index needed first comes first); then, with ``parse``, calling
     ``parse(repo, relpath)`` for each file :meth:`Scan.hint` names, until the scan is closed. None when a
-    worker does not apply here (see the module docstring)."""
+    worker does not apply here (see the module docstring).
+
+    The worker lives until the scan is closed or this process ends (the end of the hint pipe), and then
+    removes the files it wrote: a process that ends without running its exit handlers (a ``sphinx-build
+    -j`` reader) leaves none behind."""
     if not may_fork():
         return None
     wanted = {name for _, _, extractors in jobs for name in extractors}
@@ -183,8 +188,8 @@ def start(jobs: Jobs, order: list[str], parse: Callable[[str, str], Any] | None 
             os.close(fd)
         read, write = os.pipe()
         fds += (read, write)
-        hints = os.pipe() if parse is not None else None
-        fds += hints or ()
+        hints = os.pipe()
+        fds += hints
         pid = os.fork()
     except OSError:
         for fd in fds:
@@ -199,21 +204,21 @@ def start(jobs: Jobs, order: list[str], parse: Callable[[str, str], Any] | None 
             stop = _Stop()
             signal.signal(signal.SIGTERM, stop.handle)
             os.close(read)
-            if hints is not None:
-                os.close(hints[1])
+            os.close(hints[1])
             with paused_gc():
                 _scan(jobs, names, paths, write, stop)
             os.close(write)
-            if hints is not None and parse is not None:
-                _parse_hinted(hints[0], parse, stop)
+            _parse_hinted(hints[0], parse, stop)
             code = 0
         finally:
+            for path in paths.values():
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
             os._exit(code)
     os.close(write)
-    if hints is not None:
-        os.close(hints[0])
-        os.set_blocking(hints[1], False)
-    return Scan(pid, read, paths, hints[1] if hints is not None else None)
+    os.close(hints[0])
+    os.set_blocking(hints[1], False)
+    return Scan(pid, read, paths, hints[1], parses=parse is not None)
 
 
 class _Stop(Exception):
@@ -236,9 +241,9 @@ class _Stop(Exception):
             raise self
 
 
-def _parse_hinted(pipe: int, parse: Callable[[str, str], Any], stop: _Stop) -> None:
-    """In the worker: parse each file named on ``pipe`` once, until this process's end of it is closed or
-    the worker is asked to stop."""
+def _parse_hinted(pipe: int, parse: Callable[[str, str], Any] | None, stop: _Stop) -> None:
+    """In the worker: parse each file named on ``pipe`` once (with ``parse``; without, read and ignore), until
+    this process's end of it is closed or the worker is asked to stop."""
     done: set[bytes] = set()
     with os.fdopen(pipe, "rb") as hints:
         while not stop:
@@ -251,7 +256,7 @@ def _parse_hinted(pipe: int, parse: Callable[[str, str], Any], stop: _Stop) -> N
                 stop.waiting = False
             if not line:
                 return
-            if line in done or not line.endswith(b"\n"):
+            if parse is None or line in done or not line.endswith(b"\n"):
                 continue
             done.add(line)
             repo, _, relpath = line[:-1].decode("utf-8", "replace").partition("\0")
