@@ -669,13 +669,20 @@ def _words(text: str) -> set[str]:
     return {w for w in text.split() if w.isidentifier()}
 
 
-def test_a_text_index_scanned_ahead_equals_one_scanned_here(tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture
+def scan_always(monkeypatch):
+    """Text indexes are scanned ahead on this machine whatever the workspace's size (two cores assumed)."""
     from sphinxext.codetrace.index import ahead
+
+    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
+    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
+    return ahead
+
+
+def test_a_text_index_scanned_ahead_equals_one_scanned_here(tmp_path: Path, monkeypatch, scan_always) -> None:
     from sphinxext.codetrace.workspace import Repo
 
     _ahead_repo(tmp_path / "repo")
-    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
-    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
     here = make_workspace(RepoConfig("r", tmp_path / "repo"))
     with here.recording() as expected_deps:
         expected = Index(here, None).python_text_index("words", _words)
@@ -697,12 +704,9 @@ def test_a_text_index_scanned_ahead_equals_one_scanned_here(tmp_path: Path, monk
     assert workspace.repos["r"].stats.keys() >= {"pkg/a.py", "pkg/b.py"}  # their stats too, for the checker
 
 
-def test_a_file_read_with_other_content_here_is_scanned_again(tmp_path: Path, monkeypatch) -> None:
-    from sphinxext.codetrace.index import ahead
+def test_a_file_read_with_other_content_here_is_scanned_again(tmp_path: Path, scan_always) -> None:
 
     _ahead_repo(tmp_path / "repo")
-    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
-    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
     workspace = make_workspace(RepoConfig("r", tmp_path / "repo"))
     index = Index(workspace, None)
     index.scan_ahead({"words": _words})
@@ -714,12 +718,10 @@ def test_a_file_read_with_other_content_here_is_scanned_again(tmp_path: Path, mo
     assert found["gamma"] == [("r", "pkg/b.py")] and "beta" not in found
 
 
-def test_a_failed_scan_leaves_the_index_to_this_process(tmp_path: Path, monkeypatch) -> None:
+def test_a_failed_scan_leaves_the_index_to_this_process(tmp_path: Path, monkeypatch, scan_always) -> None:
     from sphinxext.codetrace.index import ahead
 
     _ahead_repo(tmp_path / "repo")
-    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
-    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
 
     def explode(jobs):
         raise RuntimeError("the worker fails")
@@ -762,14 +764,10 @@ def test_no_scan_ahead_for_few_files_stored_words_or_one_core(tmp_path: Path, mo
     assert again._ahead is None
 
 
-def test_a_scan_worker_waits_while_a_prefetch_has_the_second_core(tmp_path: Path, monkeypatch) -> None:
+def test_a_scan_worker_waits_while_a_prefetch_has_the_second_core(tmp_path: Path, scan_always) -> None:
     import time
 
-    from sphinxext.codetrace.index import ahead
-
     _ahead_repo(tmp_path / "repo")
-    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
-    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
 
     def slow_words(text: str) -> set[str]:
         time.sleep(0.2)  # the worker is still scanning when it is paused
@@ -812,14 +810,10 @@ def _hinting_repo(root: Path) -> None:
     (root / "pkg" / "d.py").write_text("Y = 2\n")
 
 
-def test_files_imported_by_a_parsed_file_are_parsed_ahead_into_the_cache(tmp_path: Path, monkeypatch) -> None:
+def test_files_imported_by_a_parsed_file_are_parsed_ahead_into_the_cache(tmp_path: Path, scan_always) -> None:
     import time
 
-    from sphinxext.codetrace.index import ahead
-
     _hinting_repo(tmp_path / "repo")
-    monkeypatch.setattr(ahead, "SCAN_MIN", 1)
-    monkeypatch.setattr(ahead.os, "cpu_count", lambda: 2)
     workspace = make_workspace(RepoConfig("r", tmp_path / "repo"))
     repo = workspace.repos["r"]
     expected = {p: Index(workspace, None).facts(repo, p) for p in ("pkg/b.py", "pkg/c.py", "pkg/d.py")}
@@ -846,15 +840,11 @@ def test_files_imported_by_a_parsed_file_are_parsed_ahead_into_the_cache(tmp_pat
     assert not any(Path(p).exists() for p in scan._paths.values())  # the worker's files are gone
 
 
-def test_closing_a_scan_never_waits_on_a_pipe_another_worker_holds(tmp_path: Path) -> None:
-    """A worker waiting for hints is stopped by a signal, not by the end of its pipe: a worker forked later
-    holds that pipe's write end too (this hung a build of two flows)."""
-    import subprocess
-    import sys
-
-    _hinting_repo(tmp_path / "repo")
-    script = f"""
-import sys, time
+def _scan_script(repo: Path) -> str:
+    """The start of a Python program, run in a process of its own, with a workspace over ``repo`` (as
+    ``workspace`` and ``repo``) where text indexes are always scanned ahead."""
+    return f"""
+import os, sys, time
 from pathlib import Path
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from helpers import make_workspace
@@ -862,8 +852,21 @@ from sphinxext.codetrace.index import Index, ahead
 from sphinxext.codetrace.workspace import RepoConfig
 ahead.SCAN_MIN = 1
 ahead.os.cpu_count = lambda: 2
-workspace = make_workspace(RepoConfig("r", Path({str(tmp_path / "repo")!r})))
+workspace = make_workspace(RepoConfig("r", Path({str(repo)!r})))
 repo = workspace.repos["r"]
+"""
+
+
+def test_closing_a_scan_never_waits_on_a_pipe_another_worker_holds(tmp_path: Path) -> None:
+    """A worker waiting for hints is stopped by a signal, not by the end of its pipe: a worker forked later
+    holds that pipe's write end too (this hung a build of two flows)."""
+    import subprocess
+    import sys
+
+    _hinting_repo(tmp_path / "repo")
+    script = (
+        _scan_script(tmp_path / "repo")
+        + f"""
 first = Index(workspace, Path({str(tmp_path / "c1")!r}))
 first.scan_ahead({{"w": str.split}})
 first.facts(repo, "pkg/a.py")
@@ -876,6 +879,7 @@ first.close()
 second.close()
 print("closed")
 """
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "closed"
@@ -909,22 +913,16 @@ def test_a_scan_worker_cleans_up_after_a_process_that_ends_without_exit_handlers
     import time
 
     _hinting_repo(tmp_path / "repo")
-    script = f"""
-import os, sys
-from pathlib import Path
-sys.path.insert(0, {str(Path(__file__).parent)!r})
-from helpers import make_workspace
-from sphinxext.codetrace.index import Index, ahead
-from sphinxext.codetrace.workspace import RepoConfig
-ahead.SCAN_MIN = 1
-ahead.os.cpu_count = lambda: 2
-workspace = make_workspace(RepoConfig("r", Path({str(tmp_path / "repo")!r})))
+    script = (
+        _scan_script(tmp_path / "repo")
+        + """
 index = Index(workspace, None)
-index.scan_ahead({{"one": str.split, "two": str.split}})
+index.scan_ahead({"one": str.split, "two": str.split})
 index.facts(workspace.repos["r"], "pkg/a.py")
 print(index._ahead._worker[0], *index._ahead._paths.values(), flush=True)
 os._exit(0)
 """
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     pid, *paths = done.stdout.split()

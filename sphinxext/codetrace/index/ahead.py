@@ -61,7 +61,6 @@ class Scan:
 
     def __init__(self, pid: int, pipe: int, paths: dict[str, str], hints: int, parses: bool = True) -> None:
         self.names = frozenset(paths)
-        self._pid = pid
         self._pipe = os.fdopen(pipe, "rb")
         self._hints: int | None = hints if parses else None  # where :meth:`hint` writes (non-blocking)
         self.hinted: set[tuple[str, str]] = set()
